@@ -1,0 +1,133 @@
+import type { z } from 'zod';
+import type { UserAttribute } from './attributes.js';
+import type { Logger } from './logger.js';
+import type { Group, GroupInput, MemberRef, User, UserInput } from './model.js';
+
+/**
+ * The connector contract. A connector module exports one `ConnectorDefinition`; the static
+ * registry in `connectors/index.ts` lists them. Connectors import only `src/core` (and `src/scim`
+ * when they speak SCIM), never the engine, planner or CLI.
+ */
+
+/** What a connector can do; the engine and `validate` check jobs against these before running. */
+export interface Capabilities {
+  /** Can be a job's source (and be read as a target). */
+  read: boolean;
+  /** Can be a job's target. */
+  write: boolean;
+  /** Groups may contain groups. When false, nested memberships are flattened by the engine. */
+  nestedGroups: boolean;
+  /** Supports soft deactivation (`active=false`, AD account disable). */
+  deactivate: boolean;
+  /** Supports hard deletes. */
+  delete: boolean;
+  /** Supports `changedSince(watermark)` delta reads. */
+  delta: boolean;
+}
+
+/** Something odd but not fatal found while reading: shown in the plan, recorded in history. */
+export interface ReadWarning {
+  /** Short stable category, e.g. `duplicate-id`, `unknown-manager`. */
+  code: string;
+  message: string;
+  /** Where it came from, e.g. `hr/employees.csv:17`. */
+  where?: string;
+}
+
+export interface ConnectorContext {
+  /** The connector's name in the config (`connectors.<name>`), for messages. */
+  name: string;
+  /** Directory of the config file; relative paths in connector config resolve against it. */
+  configDir: string;
+  /** Absolute path of the SQLite state file (the embedded directory lives there). */
+  statePath: string;
+  logger: Logger;
+  /** Report a non-fatal problem found while reading. */
+  warn(warning: ReadWarning): void;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  /** Human-readable facts found while checking (server version, object counts, …). */
+  details: string[];
+}
+
+/** A user as read from a source, with the raw fields the job's mapping templates may use. */
+export interface SourceUser extends User {
+  raw?: Readonly<Record<string, unknown>>;
+}
+
+export interface SourceGroup extends Group {
+  raw?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Reading. Both listings are complete or they throw: a connector never returns a partial listing,
+ * because the planner would turn the missing objects into deletes.
+ */
+export interface DirectoryReader {
+  listUsers(): AsyncIterable<SourceUser>;
+  listGroups(): AsyncIterable<SourceGroup>;
+  /**
+   * The user attributes this reader provides authoritatively. Only these are compared and written
+   * when the connector is a source; an attribute missing here is never cleared on the target.
+   */
+  userAttributes(): readonly UserAttribute[];
+}
+
+/** Returned by creates so state can link the source object to the target's native id. */
+export interface Created {
+  id: string;
+}
+
+/**
+ * Writing. Every method either succeeds completely or throws (`RemoteError` for a refusal that
+ * concerns this object only); the applier records state only after it returns.
+ *
+ * References inside the inputs (`enterprise.manager.value`, member values) are target ids.
+ */
+export interface DirectoryWriter {
+  createUser(user: UserInput): Promise<Created>;
+  /**
+   * `desired` carries the managed attributes after the change; only those named in `changed`
+   * must be written (a cleared attribute is in `changed` and absent from `desired`).
+   */
+  updateUser(id: string, desired: UserInput, changed: readonly UserAttribute[]): Promise<void>;
+  deactivateUser(id: string): Promise<void>;
+  deleteUser(id: string): Promise<void>;
+  createGroup(group: GroupInput): Promise<Created>;
+  updateGroup(id: string, desired: GroupInput, changed: readonly ('displayName' | 'externalId')[]): Promise<void>;
+  deleteGroup(id: string): Promise<void>;
+  /** Add members in one call; the connector splits into batches the target accepts. */
+  addMembers(groupId: string, members: readonly MemberRef[]): Promise<void>;
+  removeMembers(groupId: string, members: readonly MemberRef[]): Promise<void>;
+}
+
+export interface Connector {
+  readonly reader?: DirectoryReader;
+  readonly writer?: DirectoryWriter;
+  /** Verify configuration and connectivity without changing anything. */
+  check(): Promise<CheckResult>;
+  close(): Promise<void>;
+}
+
+export interface ConnectorDefinition<C = unknown> {
+  type: string;
+  description: string;
+  capabilities: Capabilities;
+  /** Validates the connector's YAML block (everything but `type`). Unknown keys must be rejected. */
+  configSchema: z.ZodType<C>;
+  /** Names of config keys that hold secrets, redacted wherever config is shown. */
+  secretKeys?: readonly string[];
+  create(config: C, ctx: ConnectorContext): Connector;
+}
+
+/** Erases the config type so definitions of different connectors fit one registry. */
+export type AnyConnectorDefinition = ConnectorDefinition<never> & {
+  configSchema: z.ZodType<unknown>;
+  create(config: unknown, ctx: ConnectorContext): Connector;
+};
+
+export function defineConnector<C>(def: ConnectorDefinition<C>): AnyConnectorDefinition {
+  return def as unknown as AnyConnectorDefinition;
+}

@@ -1,0 +1,39 @@
+import { redact } from './secrets.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Connectors and the engine log through this; the CLI decides where and how lines appear. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface StreamLoggerOptions {
+  level: LogLevel;
+  format: 'text' | 'json';
+  write: (line: string) => void;
+}
+
+export function createLogger(opts: StreamLoggerOptions): Logger {
+  const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (order[level] < order[opts.level]) return;
+    if (opts.format === 'json') {
+      opts.write(redact(JSON.stringify({ level, msg, ...fields })) + '\n');
+    } else {
+      const extra = fields && Object.keys(fields).length ? ' ' + JSON.stringify(fields) : '';
+      opts.write(redact(`${level === 'info' ? '' : level + ': '}${msg}${extra}`) + '\n');
+    }
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+  };
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

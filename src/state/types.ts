@@ -1,0 +1,58 @@
+import type { Link, Links } from '../plan/types.js';
+
+export type RunTrigger = 'manual' | 'apply' | 'schedule' | 'dry-run';
+export type RunOutcome = 'running' | 'success' | 'failed' | 'partial' | 'held' | 'interrupted';
+
+export interface RunError {
+  /** What the error concerns, e.g. `create user jdoe@example.com` or `source read`. */
+  object: string;
+  message: string;
+}
+
+export interface RunRecord {
+  id: number;
+  job: string;
+  trigger: RunTrigger;
+  startedAt: string;
+  endedAt: string | null;
+  outcome: RunOutcome;
+  /** Applied changes by change kind, e.g. { 'create-user': 3 }. */
+  counts: Record<string, number>;
+  errors: RunError[];
+  heldBack: number;
+}
+
+export interface LockInfo {
+  job: string;
+  pid: number;
+  host: string;
+  acquiredAt: string;
+}
+
+/**
+ * The engine's persistent memory, in one SQLite file. Every mutating call commits before it
+ * returns, so a crash loses at most the write in flight (which the next run re-discovers through
+ * the externalId anchor).
+ */
+export interface StateStore {
+  readonly path: string;
+  /** Increments whenever a job's links or fingerprints change; a saved plan records it to detect staleness. */
+  serial(job: string): number;
+  loadLinks(job: string): Links;
+  /** Upsert the link for a source object (one target object per source object per job). */
+  link(job: string, kind: 'user' | 'group', link: Link): void;
+  /** Update only the fingerprint (after an update was written). */
+  setFingerprint(job: string, kind: 'user' | 'group', sourceId: string, fingerprint: string | null): void;
+  unlink(job: string, kind: 'user' | 'group', sourceId: string): void;
+  /** Throws LockHeldError naming the holder. A lock left by a dead process on this host is taken over. */
+  acquireLock(job: string): () => void;
+  readLock(job: string): LockInfo | undefined;
+  startRun(job: string, trigger: RunTrigger, at: Date): number;
+  finishRun(
+    id: number,
+    result: { outcome: RunOutcome; counts: Record<string, number>; errors: RunError[]; heldBack: number; at: Date },
+  ): void;
+  /** Newest first. */
+  listRuns(opts: { job?: string; limit: number }): RunRecord[];
+  close(): void;
+}
