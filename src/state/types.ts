@@ -54,5 +54,7 @@ export interface StateStore {
   ): void;
   /** Newest first. */
   listRuns(opts: { job?: string; limit: number }): RunRecord[];
+  /** Keep the newest `keep` runs of each job, delete older history; returns the number deleted. */
+  pruneRuns(keep: number): number;
   close(): void;
 }

@@ -1,0 +1,166 @@
+import { describe } from '../../apply/applier.js';
+import { errorMessage, LockHeldError } from '../../core/errors.js';
+import { applySavedPlan, planJobRun, runJob, type JobOutcome } from '../../engine/run-job.js';
+import { renderPlanJson, parsePlanJson } from '../../plan/render-json.js';
+import { renderPlanText } from '../../plan/render-text.js';
+import type { Plan } from '../../plan/types.js';
+import { EXIT, exitCodeFor, worst, type ExitCode } from '../exit-codes.js';
+import type { GlobalOptions, Output } from '../output.js';
+import { openContext, selectJobs } from '../context.js';
+import { progressReporter } from '../progress.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { UsageError } from '../../core/errors.js';
+
+export interface RunFlags {
+  dryRun?: boolean;
+  allowDeletes?: boolean;
+  detailedExitcode?: boolean;
+}
+
+export interface PlanFlags {
+  out?: string;
+  allowDeletes?: boolean;
+  detailedExitcode?: boolean;
+}
+
+function hasChanges(plan: Plan): boolean {
+  return plan.changes.length > 0;
+}
+
+/** `plan [job…]` and `run --dry-run`: show what would change, write nothing. */
+export async function planCommand(jobs: string[], flags: PlanFlags, global: GlobalOptions, output: Output): Promise<ExitCode> {
+  const ctx = await openContext(global, output);
+  try {
+    const names = selectJobs(ctx.config, jobs);
+    if (flags.out && names.length !== 1) throw new UsageError('--out saves the plan of exactly one job; name the job');
+    let code: ExitCode = EXIT.ok;
+    const plans: Plan[] = [];
+    for (const name of names) {
+      try {
+        const plan = await planJobRun(ctx, name, Boolean(flags.allowDeletes));
+        plans.push(plan);
+        if (!output.json) printPlan(output, plan);
+        if (plan.heldBack.length > 0) code = worst(code, EXIT.heldBack);
+        else if (flags.detailedExitcode && hasChanges(plan)) code = worst(code, EXIT.changes);
+      } catch (err) {
+        output.err(`error: job ${name}: ${errorMessage(err)}`);
+        code = worst(code, exitCodeFor(err));
+      }
+    }
+    if (output.json) output.out(plans.length === 1 && jobs.length === 1 ? renderPlanJson(plans[0]!) : JSON.stringify(plans.map((p) => JSON.parse(renderPlanJson(p))), null, 2), true);
+    if (flags.out && plans[0]) {
+      // Plans contain personal data: readable by the owner only.
+      await writeFile(flags.out, renderPlanJson(plans[0]), { mode: 0o600 });
+      output.err(`Saved the plan to ${flags.out}. Apply it with: scim-sync apply ${flags.out}`);
+    }
+    return code;
+  } finally {
+    ctx.close();
+  }
+}
+
+/** `run [job…]`: plan and apply each job in turn; one job's failure does not stop the others. */
+export async function runCommand(jobs: string[], flags: RunFlags, global: GlobalOptions, output: Output): Promise<ExitCode> {
+  if (flags.dryRun) return planCommand(jobs, { allowDeletes: flags.allowDeletes, detailedExitcode: flags.detailedExitcode }, global, output);
+  const ctx = await openContext(global, output);
+  try {
+    let code: ExitCode = EXIT.ok;
+    const outcomes: JobOutcome[] = [];
+    for (const name of selectJobs(ctx.config, jobs)) {
+      const progress = progressReporter(output, `applying ${name}`);
+      try {
+        const result = await runJob(ctx, name, { allowDeletes: Boolean(flags.allowDeletes), trigger: 'manual', onProgress: progress });
+        progress.end();
+        outcomes.push(result);
+        if (!output.json) printOutcome(output, result);
+        code = worst(code, outcomeCode(result, Boolean(flags.detailedExitcode)));
+      } catch (err) {
+        progress.end();
+        reportJobError(output, name, err);
+        code = worst(code, exitCodeFor(err));
+      }
+    }
+    if (output.json) output.out(JSON.stringify(outcomes.map(outcomeJson), null, 2), true);
+    return code;
+  } finally {
+    ctx.close();
+  }
+}
+
+/** `apply plan.json`. */
+export async function applyCommand(file: string, global: GlobalOptions, output: Output): Promise<ExitCode> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read plan file ${file}: ${errorMessage(err)}`);
+  }
+  const plan = parsePlanJson(text);
+  const ctx = await openContext(global, output);
+  try {
+    const progress = progressReporter(output, `applying ${plan.job}`);
+    try {
+      const result = await applySavedPlan(ctx, plan, { allowDeletes: false, trigger: 'apply', onProgress: progress });
+      progress.end();
+      if (output.json) output.out(JSON.stringify(outcomeJson(result), null, 2), true);
+      else printOutcome(output, result);
+      return outcomeCode(result, false);
+    } catch (err) {
+      progress.end();
+      throw err;
+    }
+  } finally {
+    ctx.close();
+  }
+}
+
+function reportJobError(output: Output, job: string, err: unknown): void {
+  if (err instanceof LockHeldError) output.err(`error: ${err.message}`);
+  else output.err(`error: job ${job}: ${errorMessage(err)}`);
+}
+
+function outcomeCode(result: JobOutcome, detailed: boolean): ExitCode {
+  if (result.outcome === 'failed' || result.outcome === 'partial' || result.outcome === 'interrupted') return EXIT.error;
+  if (result.plan.heldBack.length > 0) return EXIT.heldBack;
+  if (detailed && Object.keys(result.apply?.counts ?? {}).length > 0) return EXIT.changes;
+  return EXIT.ok;
+}
+
+function printPlan(output: Output, plan: Plan): void {
+  output.out(`Job ${plan.job}: ${plan.source} → ${plan.target}`);
+  output.out(renderPlanText(plan, { color: output.color }));
+}
+
+function printOutcome(output: Output, result: JobOutcome): void {
+  printPlan(output, result.plan);
+  const apply = result.apply;
+  if (!apply || result.plan.changes.length === 0) return;
+  const c = apply.counts;
+  const n = (...kinds: string[]) => kinds.reduce((sum, k) => sum + (c[k] ?? 0), 0);
+  const failed = apply.results.filter((r) => r.status === 'failed').length;
+  const skipped = apply.results.filter((r) => r.status === 'skipped').length;
+  output.out(
+    `Apply complete: ${n('create-user', 'create-group')} created, ${n('update-user', 'update-group')} updated, ` +
+      `${n('deactivate-user', 'delete-user', 'delete-group')} removed, ${n('add-members', 'remove-members')} membership changes` +
+      `${failed ? `; ${failed} failed` : ''}${skipped ? `; ${skipped} skipped` : ''}.`,
+    true,
+  );
+  for (const r of apply.results) {
+    if (r.status === 'failed') output.err(`error: ${describe(r.change)}: ${r.message ?? 'failed'}`);
+    else if (r.message && r.status === 'skipped') output.err(`skipped: ${describe(r.change)}: ${r.message}`);
+    else if (r.message) output.err(`warning: ${describe(r.change)}: ${r.message}`);
+  }
+  if (apply.stoppedByBudget) output.err('error: the error budget was exhausted; the remaining changes were not attempted');
+}
+
+function outcomeJson(result: JobOutcome): unknown {
+  return {
+    job: result.job,
+    outcome: result.outcome,
+    runId: result.runId,
+    plan: JSON.parse(renderPlanJson(result.plan)) as unknown,
+    applied: result.apply?.counts ?? {},
+    errors: result.apply?.errors ?? [],
+    heldBack: result.plan.heldBack.length,
+  };
+}

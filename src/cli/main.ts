@@ -1,0 +1,120 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, errorMessage, InputError, ScimSyncError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
+import { historyCommand, statusCommand } from './commands/history.js';
+import { applyCommand, planCommand, runCommand } from './commands/run.js';
+import { validateCommand } from './commands/validate.js';
+import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
+import { createOutput, type GlobalOptions, type Output, type Streams } from './output.js';
+
+const VERSION = '0.1.0';
+
+/**
+ * The CLI entry point. Returns the exit code instead of exiting, so tests can call it and so this
+ * file's single catch is the one place where errors become exit codes and messages.
+ */
+export async function main(argv: string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let code: ExitCode = EXIT.ok;
+  let output: Output | undefined;
+  const program = new Command();
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const out = (): Output => (output ??= createOutput(globals(), streams));
+  const action = <A extends unknown[]>(fn: (...args: A) => Promise<ExitCode>) => async (...args: A) => {
+    code = await fn(...args);
+  };
+
+  program
+    .name('scim-sync')
+    .description('Keep users and groups in step between identity systems (CSV, SCIM 2.0, LDAP/AD, embedded directory).')
+    .version(VERSION)
+    .option('-c, --config <path>', 'configuration file (default: found by searching scim-sync.config.yaml, .scim-syncrc.yaml, …)')
+    .option('--state <path>', 'SQLite state file (overrides `state` in the configuration)')
+    .option('--json', 'machine-readable JSON output on stdout')
+    .option('--no-color', 'disable colours (also honoured: NO_COLOR)')
+    .option('-v, --verbose', 'debug logging on stderr')
+    .option('-q, --quiet', 'print only errors')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => streams.stdout.write(s),
+      writeErr: (s) => streams.stderr.write(s),
+    });
+
+  program
+    .command('run')
+    .description('plan and apply jobs now (all jobs when none is named)')
+    .argument('[jobs...]', 'job names')
+    .option('--dry-run', 'show the plan, change nothing (same as `plan`)')
+    .option('--allow-deletes', 'apply removals even when they exceed deletes.maxCount / maxPercent')
+    .option('--detailed-exitcode', 'exit 2 when changes were applied, 0 when none were needed')
+    .action(action((jobs: string[], flags: Record<string, boolean>) => runCommand(jobs, flags, globals(), out())));
+
+  program
+    .command('plan')
+    .description('show what a run would change, without changing anything')
+    .argument('[jobs...]', 'job names')
+    .option('-o, --out <file>', 'save the plan (JSON) to apply later with `scim-sync apply`')
+    .option('--allow-deletes', 'plan removals even when they exceed the thresholds')
+    .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none')
+    .action(action((jobs: string[], flags: Record<string, string | boolean>) => planCommand(jobs, flags, globals(), out())));
+
+  program
+    .command('apply')
+    .description('apply a plan saved with `plan --out`; refuses a plan made before state changed')
+    .argument('<plan-file>', 'the saved plan')
+    .action(action((file: string) => applyCommand(file, globals(), out())));
+
+  program
+    .command('validate')
+    .description('check the configuration and connect to every connector')
+    .option('--no-connect', 'check the configuration only')
+    .action(action((flags: { connect: boolean }) => validateCommand(flags, globals(), out())));
+
+  program
+    .command('status')
+    .description("show each job's last run and whether one is running")
+    .action(action(() => statusCommand(globals(), out())));
+
+  program
+    .command('history')
+    .description('list past runs with counts, duration and errors')
+    .argument('[job]', 'only this job')
+    .addOption(new Option('-n, --limit <n>', 'how many runs').default(20).argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new CommanderError(1, 'scim-sync.limit', `--limit: expected a positive integer, got "${v}"`);
+      return n;
+    }))
+    .action(action((job: string | undefined, flags: { limit: number }) => historyCommand(job, flags, globals(), out())));
+
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not errors; commander already printed usage problems.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      if (err.code === 'scim-sync.limit') streams.stderr.write(`error: ${err.message}\n`);
+      return EXIT.error;
+    }
+    const o = out();
+    const json = globals().json;
+    if (json) {
+      o.err(JSON.stringify(errorJson(err)));
+    } else if (err instanceof ScimSyncError) {
+      o.err(`error: ${err.message}`);
+    } else {
+      // Not one of ours: a bug. Say so plainly, with the stack only when asked for.
+      o.err(`internal error: ${errorMessage(err)}`);
+      if (globals().verbose && err instanceof Error && err.stack) o.err(redact(err.stack));
+      else o.err('(this is a bug in scim-sync; rerun with --verbose for details and report it)');
+    }
+    return exitCodeFor(err);
+  }
+}
+
+function errorJson(err: unknown): Record<string, unknown> {
+  if (err instanceof ConfigError) return { error: 'config', file: err.file ?? null, issues: err.issues };
+  if (err instanceof InputError) return { error: 'input', file: err.file, line: err.line ?? null, column: err.column ?? null, message: err.reason };
+  if (err instanceof ScimSyncError) return { error: err.code, message: err.message };
+  return { error: 'internal', message: errorMessage(err) };
+}

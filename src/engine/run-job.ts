@@ -1,0 +1,177 @@
+import { applyPlan, type ApplyResult } from '../apply/applier.js';
+import type { ReadWarning } from '../core/connector.js';
+import { errorMessage, StalePlanError, UsageError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { redact } from '../core/secrets.js';
+import type { JobConfig, LoadedConfig } from '../config/types.js';
+import { planJob } from '../plan/planner.js';
+import type { Plan } from '../plan/types.js';
+import type { RunOutcome, RunTrigger, StateStore } from '../state/types.js';
+import { openConnector, type OpenedConnector } from './connectors.js';
+import { prepareSource } from './prepare-source.js';
+import { readSnapshot } from './read.js';
+
+export interface EngineContext {
+  config: LoadedConfig;
+  state: StateStore;
+  logger: Logger;
+}
+
+export interface RunOptions {
+  allowDeletes: boolean;
+  trigger: RunTrigger;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface JobOutcome {
+  job: string;
+  plan: Plan;
+  /** Absent for dry runs. */
+  apply?: ApplyResult;
+  outcome: RunOutcome;
+  runId?: number;
+}
+
+export function getJob(config: LoadedConfig, name: string): JobConfig {
+  const job = config.jobs[name];
+  if (!job) {
+    const known = Object.keys(config.jobs);
+    throw new UsageError(`no job named "${name}"; jobs in this configuration: ${known.length ? known.join(', ') : '(none)'}`);
+  }
+  return job;
+}
+
+/** Read source and target and compute the plan. Writes nothing. */
+async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boolean, target: OpenedConnector): Promise<Plan> {
+  const warnings: ReadWarning[] = [];
+  const warn = (w: ReadWarning) => warnings.push(w);
+  const source = openConnector(ctx.config, job.source, ctx.logger, warn);
+  try {
+    const sourceReader = source.connector.reader;
+    const targetReader = target.connector.reader;
+    if (!sourceReader) throw new UsageError(`connector ${job.source} cannot be read, so it cannot be a job's source`);
+    if (!targetReader) throw new UsageError(`connector ${job.target} cannot be read, so the plan cannot compare against it`);
+    ctx.logger.debug(`job ${job.name}: reading source ${job.source}`);
+    const sourceSnapshot = await readSnapshot(job.source, sourceReader);
+    ctx.logger.debug(`job ${job.name}: reading target ${job.target}`);
+    const targetSnapshot = await readSnapshot(job.target, targetReader);
+    const prepared = await prepareSource(job, sourceSnapshot, sourceReader.userAttributes(), target.definition.capabilities.nestedGroups);
+    return planJob({
+      job: job.name,
+      source: job.source,
+      target: job.target,
+      stateSerial: ctx.state.serial(job.name),
+      sourceUsers: prepared.users,
+      sourceGroups: prepared.groups,
+      outOfScope: prepared.outOfScope,
+      targetUsers: targetSnapshot.users,
+      targetGroups: targetSnapshot.groups,
+      links: ctx.state.loadLinks(job.name),
+      userAttributes: prepared.userAttributes,
+      policy: {
+        matchUsers: job.match.users.filter((m): m is 'userName' | 'emails.value' => m !== 'externalId'),
+        matchGroups: job.match.groups.filter((m): m is 'displayName' => m !== 'externalId'),
+        deletes: { ...job.deletes, allow: allowDeletes },
+        // An empty source is never trusted for removals: it is far likelier a broken export
+        // than a company with nobody left in it.
+        sourceComplete: prepared.users.size > 0 || sourceSnapshot.users.size > 0,
+      },
+      warnings,
+    });
+  } finally {
+    await source.connector.close();
+  }
+}
+
+/** `plan` and `run --dry-run`: no lock, no history, no writes. */
+export async function planJobRun(ctx: EngineContext, jobName: string, allowDeletes: boolean): Promise<Plan> {
+  const job = getJob(ctx.config, jobName);
+  const target = openConnector(ctx.config, job.target, ctx.logger, () => {});
+  try {
+    return await computePlan(ctx, job, allowDeletes, target);
+  } finally {
+    await target.connector.close();
+  }
+}
+
+/**
+ * `run`: lock → read → plan → apply → record. The lock is taken before reading so two runs never
+ * plan against the same state and both write.
+ */
+export async function runJob(ctx: EngineContext, jobName: string, opts: RunOptions): Promise<JobOutcome> {
+  const job = getJob(ctx.config, jobName);
+  return withJobRun(ctx, job, opts, async (target) => computePlan(ctx, job, opts.allowDeletes, target));
+}
+
+/** `apply plan.json`: the saved plan is applied only if state has not moved on since it was made. */
+export async function applySavedPlan(ctx: EngineContext, plan: Plan, opts: RunOptions): Promise<JobOutcome> {
+  const job = getJob(ctx.config, plan.job);
+  if (plan.source !== job.source || plan.target !== job.target) {
+    throw new StalePlanError(
+      `the saved plan was made for ${plan.source} → ${plan.target}, but job ${job.name} now syncs ${job.source} → ${job.target}; run "scim-sync plan ${job.name}" again`,
+    );
+  }
+  return withJobRun(ctx, job, opts, async () => {
+    const serial = ctx.state.serial(job.name);
+    if (serial !== plan.stateSerial) {
+      throw new StalePlanError(
+        `the saved plan for job ${job.name} is stale: state has changed since it was made (serial ${plan.stateSerial} → ${serial}); run "scim-sync plan ${job.name}" again`,
+      );
+    }
+    return plan;
+  });
+}
+
+async function withJobRun(
+  ctx: EngineContext,
+  job: JobConfig,
+  opts: RunOptions,
+  makePlan: (target: OpenedConnector) => Promise<Plan>,
+): Promise<JobOutcome> {
+  const release = ctx.state.acquireLock(job.name);
+  const runId = ctx.state.startRun(job.name, opts.trigger, new Date());
+  let recorded = false;
+  const target = openConnector(ctx.config, job.target, ctx.logger, () => {});
+  try {
+    const plan = await makePlan(target);
+    const writer = target.connector.writer;
+    if (!writer) throw new UsageError(`connector ${job.target} cannot be written, so it cannot be a job's target`);
+    const apply = await applyPlan({
+      job: job.name,
+      plan,
+      writer,
+      state: ctx.state,
+      concurrency: job.concurrency,
+      errorBudget: job.errorBudget,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+    });
+    const outcome: RunOutcome = apply.interrupted
+      ? 'interrupted'
+      : apply.stoppedByBudget
+        ? 'failed'
+        : apply.errors.length > 0
+          ? 'partial'
+          : plan.heldBack.length > 0
+            ? 'held'
+            : 'success';
+    ctx.state.finishRun(runId, { outcome, counts: apply.counts, errors: apply.errors, heldBack: plan.heldBack.length, at: new Date() });
+    recorded = true;
+    return { job: job.name, plan, apply, outcome, runId };
+  } catch (err) {
+    if (!recorded) {
+      ctx.state.finishRun(runId, {
+        outcome: 'failed',
+        counts: {},
+        errors: [{ object: `job ${job.name}`, message: redact(errorMessage(err)) }],
+        heldBack: 0,
+        at: new Date(),
+      });
+    }
+    throw err;
+  } finally {
+    await target.connector.close();
+    release();
+  }
+}
