@@ -86,8 +86,11 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
     }))
     .action(action((job: string | undefined, flags: { limit: number }) => historyCommand(job, flags, globals(), out())));
 
+  const started = Date.now();
   try {
     await program.parseAsync(argv);
+    // Operators (and the benchmark) read run cost from this line with --verbose.
+    output?.logger.debug('finished', { ms: Date.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), exitCode: code });
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -130,6 +130,12 @@ async function withJobRun(
   makePlan: (target: OpenedConnector) => Promise<Plan>,
 ): Promise<JobOutcome> {
   const release = ctx.state.acquireLock(job.name);
+  // Holding the lock proves no earlier run of this job is alive: any still marked running died.
+  for (const run of ctx.state.listRuns({ job: job.name, limit: 20 })) {
+    if (run.outcome === 'running') {
+      ctx.state.finishRun(run.id, { outcome: 'interrupted', counts: run.counts, errors: run.errors, heldBack: run.heldBack, at: new Date() });
+    }
+  }
   const runId = ctx.state.startRun(job.name, opts.trigger, new Date());
   let recorded = false;
   const target = openConnector(ctx.config, job.target, ctx.logger, () => {});

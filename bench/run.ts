@@ -1,0 +1,122 @@
+/**
+ * `npm run bench`: CSV HR export → embedded directory at 100,000 users in 2,000 departments.
+ * Every figure is printed beside a floor measured in the same run on the same machine (reading and
+ * parsing the CSV alone), because absolute times drift between machines and ratios carry over.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateHrCsv } from './generate.js';
+import { measureParseFloor } from './floor.js';
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const outDir = join(root, 'bench', 'out');
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
+const DEPTS = Number(process.env.BENCH_DEPTS ?? 2_000);
+
+interface CliRun {
+  seconds: number;
+  peakRssMb: number;
+  writes: number;
+  counts: Record<string, number>;
+  exitCode: number;
+}
+
+async function runCli(args: string[]): Promise<CliRun> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [join(root, 'bin', 'scim-sync.js'), ...args, '--json', '--verbose'], { cwd: outDir });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exitCode: number = await new Promise((res) => child.on('close', (c) => res(c ?? 1)));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const finished = stderr
+    .split('\n')
+    .filter((l) => l.includes('"msg":"finished"'))
+    .map((l) => JSON.parse(l) as { maxRssMb: number })[0];
+  let counts: Record<string, number> = {};
+  try {
+    const outcomes = JSON.parse(stdout) as { applied: Record<string, number> }[];
+    counts = outcomes[0]?.applied ?? {};
+  } catch {
+    throw new Error(`scim-sync ${args.join(' ')} exited ${exitCode} without JSON output:\n${stderr.slice(0, 2000)}`);
+  }
+  const writes = Object.values(counts).reduce((a, b) => a + b, 0);
+  return { seconds, peakRssMb: finished?.maxRssMb ?? NaN, writes, counts, exitCode };
+}
+
+function row(name: string, r: CliRun, floor: number): string {
+  return `| ${name} | ${r.seconds.toFixed(2)} s | ${(r.seconds / floor).toFixed(1)}× | ${r.peakRssMb.toFixed(0)} MB | ${r.writes} | ${JSON.stringify(r.counts)} |`;
+}
+
+async function main(): Promise<void> {
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  const csv = join(outDir, 'employees.csv');
+  await generateHrCsv(csv, USERS, DEPTS);
+  await writeFile(
+    join(outDir, 'scim-sync.config.yaml'),
+    `state: ./bench.db
+connectors:
+  hr:
+    type: csv
+    users:
+      path: ./employees.csv
+      id: employee_id
+      status: { column: status, active: [active] }
+      groups:
+        - { column: department, name: "{{value}}" }
+    mapping:
+      userName: "{{email | lower}}"
+      name.givenName: "{{first_name}}"
+      name.familyName: "{{last_name}}"
+      email: "{{email | lower}}"
+      title: "{{title}}"
+      phone: "{{phone}}"
+      enterprise.department: "{{department}}"
+      enterprise.costCenter: "{{cost_center}}"
+      manager: "{{manager_id}}"
+jobs:
+  bench:
+    source: hr
+    target: embedded
+    deletes: { mode: deactivate, maxCount: 100000, maxPercent: 100 }
+`,
+  );
+
+  const floor = await measureParseFloor(csv);
+  console.log(`floor: read + parse ${USERS} CSV rows: ${floor.toFixed(2)} s`);
+
+  const initial = await runCli(['run', 'bench']);
+  console.log(`initial sync: ${initial.seconds.toFixed(2)} s, exit ${initial.exitCode}`);
+  const noop = await runCli(['run', 'bench']);
+  console.log(`no-op re-run: ${noop.seconds.toFixed(2)} s, exit ${noop.exitCode}`);
+
+  // 1% change: a different title for every 100th employee.
+  await generateHrCsv(csv, USERS, DEPTS, (i) => (i % 100 === 1 ? ' II' : ''));
+  // Terminated employees (every 97th) are never provisioned, so their title change writes nothing.
+  let changed = 0;
+  for (let i = 1; i < USERS; i += 100) if (!(i % 97 === 0)) changed++;
+  const onePct = await runCli(['run', 'bench']);
+  console.log(`1% change: ${onePct.seconds.toFixed(2)} s, exit ${onePct.exitCode}`);
+
+  console.log('');
+  console.log(`Node ${process.version}, ${USERS} users, ${DEPTS} departments; floor = reading and parsing the CSV alone (${floor.toFixed(2)} s)`);
+  console.log('');
+  console.log('| run | time | × floor | peak RSS | writes | applied |');
+  console.log('|---|---|---|---|---|---|');
+  console.log(row('initial sync', initial, floor));
+  console.log(row('no-op re-run', noop, floor));
+  console.log(row(`1% changed (${changed} titles)`, onePct, floor));
+  const problems: string[] = [];
+  if (noop.writes !== 0) problems.push(`no-op re-run wrote ${noop.writes} objects (expected 0)`);
+  if (onePct.writes !== changed) problems.push(`1% change wrote ${onePct.writes} objects (expected exactly ${changed})`);
+  if (problems.length) {
+    console.log('\nFAILED: ' + problems.join('; '));
+    process.exitCode = 1;
+  }
+}
+
+await main();
