@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { UserAttribute } from './attributes.js';
 import type { Logger } from './logger.js';
-import type { Group, GroupInput, MemberRef, User, UserInput } from './model.js';
+import type { Group, GroupInput, MemberRef, ObjectKind, User, UserInput } from './model.js';
 
 /**
  * The connector contract. A connector module exports one `ConnectorDefinition`; the static
@@ -32,6 +32,12 @@ export interface ReadWarning {
   message: string;
   /** Where it came from, e.g. `hr/employees.csv:17`. */
   where?: string;
+  /**
+   * Set when the problem made the reader leave an object out of its listing (duplicate id, bad
+   * row). The engine then leaves that object's target account alone this run, instead of
+   * mistaking "left out" for "gone from the source" and deactivating it.
+   */
+  excluded?: { kind: ObjectKind; id: string };
 }
 
 export interface ConnectorContext {
