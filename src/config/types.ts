@@ -1,0 +1,67 @@
+/** The validated configuration, with every default applied. */
+
+export const USER_MATCHERS = ['externalId', 'userName', 'emails.value'] as const;
+export type UserMatcher = (typeof USER_MATCHERS)[number];
+export const GROUP_MATCHERS = ['externalId', 'displayName'] as const;
+export type GroupMatcher = (typeof GROUP_MATCHERS)[number];
+
+export const DELETE_MODES = ['deactivate', 'delete', 'never'] as const;
+export type DeleteMode = (typeof DELETE_MODES)[number];
+
+/** A mapping value: a `{{template}}` string or a JSONata expression. */
+export type MappingValue = string | { expr: string };
+
+export interface JobConfig {
+  name: string;
+  /** Connector name. */
+  source: string;
+  /** Connector name; `embedded` when not given. */
+  target: string;
+  /** Cron expression for `schedule`. */
+  schedule?: string;
+  /** SCIM filters (already checked to parse) applied to source objects. */
+  scope: { users?: string; groups?: string };
+  /** Matchers in order; `externalId` is the stable anchor. */
+  match: { users: UserMatcher[]; groups: GroupMatcher[] };
+  mapping: {
+    /** Keys are user attribute paths or aliases (`email`, `phone`, `mobile`, `manager`, `department`, …). */
+    users: Record<string, MappingValue>;
+    groups: { displayName?: string };
+  };
+  deletes: { mode: DeleteMode; maxCount: number; maxPercent: number };
+  /** Stop the run after this many failed changes. */
+  errorBudget: number;
+  /** Parallel remote calls within a phase. */
+  concurrency: number;
+}
+
+export interface ConnectorConfig {
+  name: string;
+  type: string;
+  /** The block minus `type`, as parsed (with defaults) by the connector's own schema. */
+  config: unknown;
+}
+
+/**
+ * The `serve` settings. Only shallowly checked for now: the server issue owns the details.
+ */
+export interface ServerConfig {
+  listen?: string;
+  directory?: string;
+  tokens?: unknown[];
+  [key: string]: unknown;
+}
+
+export interface LoadedConfig {
+  /** Absolute path of the config file (package.json when the config is its `scim-sync` key). */
+  file: string | undefined;
+  /** Relative paths in the config resolve against this directory. */
+  configDir: string;
+  /** Absolute path of the SQLite state file. */
+  statePath: string;
+  connectors: Record<string, ConnectorConfig>;
+  jobs: Record<string, JobConfig>;
+  server?: ServerConfig;
+  /** Non-fatal findings (literal secrets, …) for `validate` and the log. */
+  warnings: string[];
+}

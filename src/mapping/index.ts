@@ -1,0 +1,2 @@
+export * from './user-mapping.js';
+export * from './group-mapping.js';
