@@ -53,18 +53,31 @@ export class LinkStore {
   }
 
   link(job: string, kind: Kind, link: Link): void {
+    this.linkMany(job, kind, [link]);
+  }
+
+  /**
+   * Several links in one transaction and one serial bump: the commit, not the row, is what costs,
+   * so an applier that collects the links of calls finished in the same tick saves most of it.
+   */
+  linkMany(job: string, kind: Kind, links: readonly Link[]): void {
+    if (links.length === 0) return;
     this.db
       .transaction(() => {
-        // One target object per source object per job: if the target id is already linked to a
-        // different source id (the source object was re-keyed, or an earlier run adopted the target
-        // for another source object that has since gone), the newest link wins. Apply calls `link`
-        // only after the target confirmed the object, so this call reflects the current truth and
-        // the old row is the stale one; keeping it would break the UNIQUE (job, kind, target_id).
-        this.deleteByTarget.run(job, kind, link.targetId, link.sourceId);
-        this.upsert.run(job, kind, link.sourceId, link.targetId, link.origin, link.fingerprint, now());
+        for (const link of links) this.upsertOne(job, kind, link);
         this.bumpSerial.run(job);
       })
       .immediate();
+  }
+
+  private upsertOne(job: string, kind: Kind, link: Link): void {
+    // One target object per source object per job: if the target id is already linked to a
+    // different source id (the source object was re-keyed, or an earlier run adopted the target for
+    // another source object that has since gone), the newest link wins. Apply calls `link` only
+    // after the target confirmed the object, so this call reflects the current truth and the old
+    // row is the stale one; keeping it would break the UNIQUE (job, kind, target_id).
+    this.deleteByTarget.run(job, kind, link.targetId, link.sourceId);
+    this.upsert.run(job, kind, link.sourceId, link.targetId, link.origin, link.fingerprint, now());
   }
 
   setFingerprint(job: string, kind: Kind, sourceId: string, fingerprint: string | null): void {

@@ -70,6 +70,9 @@ class SqliteStateStore implements StateStore {
   link(job: string, kind: 'user' | 'group', link: Link): void {
     this.links.link(job, kind, link);
   }
+  linkMany(job: string, kind: 'user' | 'group', links: readonly Link[]): void {
+    this.links.linkMany(job, kind, links);
+  }
   setFingerprint(job: string, kind: 'user' | 'group', sourceId: string, fingerprint: string | null): void {
     this.links.setFingerprint(job, kind, sourceId, fingerprint);
   }

@@ -41,6 +41,11 @@ export interface StateStore {
   loadLinks(job: string): Links;
   /** Upsert the link for a source object (one target object per source object per job). */
   link(job: string, kind: 'user' | 'group', link: Link): void;
+  /**
+   * `link` for several objects in one transaction (one serial bump). For an applier that collects
+   * the links of remote calls that finished together: one commit instead of one per object.
+   */
+  linkMany(job: string, kind: 'user' | 'group', links: readonly Link[]): void;
   /** Update only the fingerprint (after an update was written). */
   setFingerprint(job: string, kind: 'user' | 'group', sourceId: string, fingerprint: string | null): void;
   unlink(job: string, kind: 'user' | 'group', sourceId: string): void;
