@@ -83,7 +83,7 @@ export type Change =
 
 export type ChangeKind = Change['kind'];
 
-export interface PlanWarning extends ReadWarning {}
+export type PlanWarning = ReadWarning;
 
 export interface PlanSummary {
   create: number;
