@@ -172,24 +172,31 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
     }
   };
 
+  // Users whose link is being made in this apply, by source id: a report's change waits for its
+  // manager's, which the planner ordered earlier, so the manager's target id is known in time.
+  const linking = new Map<string, Promise<void>>();
+
   for (const phase of PHASES) {
     const phaseChanges = plan.changes.filter((c) => c.phase === phase);
     await runPool(phaseChanges, opts.concurrency, async (change) => {
-      if (stoppedByBudget || interrupted) {
-        results.push({ change, status: 'skipped', message: stoppedByBudget ? 'error budget exhausted' : 'interrupted' });
-        return;
-      }
-      if (opts.signal?.aborted) {
-        interrupted = true;
-        results.push({ change, status: 'skipped', message: 'interrupted' });
-        return;
-      }
-      if (dependsOnFailed(change, failedSources)) {
-        results.push({ change, status: 'skipped', message: 'skipped: an object it depends on failed' });
-        done++;
-        opts.onProgress?.(done, total);
-        return;
-      }
+      const task = attempt(change);
+      if (change.kind === 'create-user' || (change.kind === 'update-user' && change.adopt)) linking.set(change.ref.sourceId!, task);
+      await task;
+    });
+  }
+
+  async function attempt(change: Change): Promise<void> {
+    const manager = change.kind === 'create-user' || change.kind === 'update-user' ? change.user.enterprise?.manager?.value : undefined;
+    if (manager !== undefined) await linking.get(manager);
+    if (stoppedByBudget || interrupted || opts.signal?.aborted) {
+      if (opts.signal?.aborted) interrupted = true;
+      // Not counted as done: these were never attempted, and the run reports itself as cut short.
+      results.push({ change, status: 'skipped', message: stoppedByBudget ? 'error budget exhausted' : 'interrupted' });
+      return;
+    }
+    if (dependsOnFailed(change, failedSources)) {
+      results.push({ change, status: 'skipped', message: 'an object it depends on failed' });
+    } else {
       try {
         const note = await execute(change);
         results.push(note ? { change, status: 'applied', message: note } : { change, status: 'applied' });
@@ -198,20 +205,18 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
         if (err instanceof DependencyError) {
           // The root cause is already recorded as the failed create; this is only its consequence.
           results.push({ change, status: 'skipped', message: err.message });
-          done++;
-          opts.onProgress?.(done, total);
-          return;
+        } else {
+          const message = redact(errorMessage(err));
+          results.push({ change, status: 'failed', message });
+          errors.push({ object: describe(change), message });
+          if (change.kind === 'create-user' || change.kind === 'create-group') failedSources.add(key(change.ref));
+          failures++;
+          if (failures >= opts.errorBudget) stoppedByBudget = true;
         }
-        const message = redact(errorMessage(err));
-        results.push({ change, status: 'failed', message });
-        errors.push({ object: describe(change), message });
-        if (change.kind === 'create-user' || change.kind === 'create-group') failedSources.add(key(change.ref));
-        failures++;
-        if (failures >= opts.errorBudget) stoppedByBudget = true;
       }
-      done++;
-      opts.onProgress?.(done, total);
-    });
+    }
+    done++;
+    opts.onProgress?.(done, total);
   }
 
   return { results, counts, errors, stoppedByBudget, interrupted };

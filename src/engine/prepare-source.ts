@@ -4,7 +4,8 @@ import type { Group, MemberRef, User } from '../core/model.js';
 import { compileTemplate } from '../core/template.js';
 import type { JobConfig } from '../config/types.js';
 import { compileUserMapping } from '../mapping/index.js';
-import { matchesFilter, parseFilter, scopeResolver } from '../scim/filter.js';
+import { parseFilter } from '../scim/filter.js';
+import { matchesFilter, scopeResolver } from '../scim/filter-eval.js';
 import type { Snapshot } from './read.js';
 
 export interface PreparedSource {
@@ -33,7 +34,9 @@ export async function prepareSource(
   const users = new Map<string, User>();
   const outOfScope = { users: new Set<string>(), groups: new Set<string>() };
   for (const source of snapshot.users.values()) {
-    const mapped: SourceUser = mapping ? { ...(await mapping.apply(source)), raw: source.raw } : source;
+    // Only JSONata expressions make mapping async; awaiting 100k plain values would cost real time.
+    const applied = mapping ? (mapping.async ? await mapping.apply(source) : (mapping.apply(source) as SourceUser)) : source;
+    const mapped: SourceUser = applied.raw === undefined && source.raw !== undefined ? { ...applied, raw: source.raw } : applied;
     if (userScope && !matchesFilter(userScope, mapped as unknown as Record<string, unknown>, scopeResolver)) {
       outOfScope.users.add(source.id);
       continue;

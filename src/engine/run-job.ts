@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { redact } from '../core/secrets.js';
 import type { JobConfig, LoadedConfig } from '../config/types.js';
 import { planJob } from '../plan/planner.js';
-import type { Plan } from '../plan/types.js';
+import type { Links, Plan } from '../plan/types.js';
 import type { RunOutcome, RunTrigger, StateStore } from '../state/types.js';
 import { openConnector, type OpenedConnector } from './connectors.js';
 import { prepareSource } from './prepare-source.js';
@@ -67,7 +67,7 @@ async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boo
       outOfScope: prepared.outOfScope,
       targetUsers: targetSnapshot.users,
       targetGroups: targetSnapshot.groups,
-      links: ctx.state.loadLinks(job.name),
+      links: withoutExcluded(ctx.state.loadLinks(job.name), warnings),
       userAttributes: prepared.userAttributes,
       policy: {
         matchUsers: job.match.users.filter((m): m is 'userName' | 'emails.value' => m !== 'externalId'),
@@ -82,6 +82,23 @@ async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boo
   } finally {
     await source.connector.close();
   }
+}
+
+/**
+ * Objects a reader left out on purpose (duplicate ids, unusable rows) are not "gone": hiding their
+ * links makes the planner treat their target accounts as unmanaged, so this run neither updates
+ * nor removes them. The links themselves stay in state for the next run.
+ */
+function withoutExcluded(links: Links, warnings: readonly ReadWarning[]): Links {
+  const users = warnings.filter((w) => w.excluded?.kind === 'user').map((w) => w.excluded!.id);
+  const groups = warnings.filter((w) => w.excluded?.kind === 'group').map((w) => w.excluded!.id);
+  if (users.length === 0 && groups.length === 0) return links;
+  const drop = <T>(map: ReadonlyMap<string, T>, ids: string[]) => {
+    const copy = new Map(map);
+    for (const id of ids) copy.delete(id);
+    return copy;
+  };
+  return { users: drop(links.users, users), groups: drop(links.groups, groups) };
 }
 
 /** `plan` and `run --dry-run`: no lock, no history, no writes. */
