@@ -6,6 +6,7 @@ import { redact } from '../core/secrets.js';
 import type { Change, ObjectRef, Plan } from '../plan/types.js';
 import { PHASES } from '../plan/types.js';
 import type { RunError, StateStore } from '../state/types.js';
+import { LinkBatch } from './link-batch.js';
 import { runPool } from './pool.js';
 
 export interface ChangeResult {
@@ -49,7 +50,10 @@ class DependencyError extends Error {}
  */
 export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   const { job, plan, writer, state } = opts;
+  // The common scheduled run changes nothing: skip loading every link just to resolve nothing.
+  if (plan.changes.length === 0) return { results: [], counts: {}, errors: [], stoppedByBudget: false, interrupted: false };
   const initial = state.loadLinks(job);
+  const links = new LinkBatch(state, job);
   // Source id → target id, extended as creates succeed so later phases can resolve references.
   const userIds = new Map<string, string>();
   const groupIds = new Map<string, string>();
@@ -93,8 +97,9 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
     switch (change.kind) {
       case 'create-user': {
         const created = await writer.createUser(toTargetUser(change.user));
-        state.link(job, 'user', { sourceId: change.ref.sourceId!, targetId: created.id, origin: 'created', fingerprint: change.fingerprint });
+        // Known in memory at once, so reports waiting on this manager need not wait for the commit.
         userIds.set(change.ref.sourceId!, created.id);
+        await links.link('user', { sourceId: change.ref.sourceId!, targetId: created.id, origin: 'created', fingerprint: change.fingerprint });
         return;
       }
       case 'update-user': {
@@ -124,8 +129,8 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
       }
       case 'create-group': {
         const created = await writer.createGroup(change.group);
-        state.link(job, 'group', { sourceId: change.ref.sourceId!, targetId: created.id, origin: 'created', fingerprint: change.fingerprint });
         groupIds.set(change.ref.sourceId!, created.id);
+        await links.link('group', { sourceId: change.ref.sourceId!, targetId: created.id, origin: 'created', fingerprint: change.fingerprint });
         return;
       }
       case 'update-group': {

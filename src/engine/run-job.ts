@@ -52,12 +52,15 @@ async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boo
     const targetReader = target.connector.reader;
     if (!sourceReader) throw new UsageError(`connector ${job.source} cannot be read, so it cannot be a job's source`);
     if (!targetReader) throw new UsageError(`connector ${job.target} cannot be read, so the plan cannot compare against it`);
-    ctx.logger.debug(`job ${job.name}: reading source ${job.source}`);
+    const timer = stopwatch();
     const sourceSnapshot = await readSnapshot(job.source, sourceReader);
-    ctx.logger.debug(`job ${job.name}: reading target ${job.target}`);
+    ctx.logger.debug(`job ${job.name}: read source ${job.source}`, { users: sourceSnapshot.users.size, groups: sourceSnapshot.groups.size, ms: timer() });
     const targetSnapshot = await readSnapshot(job.target, targetReader);
+    ctx.logger.debug(`job ${job.name}: read target ${job.target}`, { users: targetSnapshot.users.size, groups: targetSnapshot.groups.size, ms: timer() });
     const prepared = await prepareSource(job, sourceSnapshot, sourceReader.userAttributes(), target.definition.capabilities.nestedGroups);
-    return planJob({
+    const links = withoutExcluded(ctx.state.loadLinks(job.name), warnings);
+    ctx.logger.debug(`job ${job.name}: mapped, scoped, loaded links`, { ms: timer() });
+    const plan = planJob({
       job: job.name,
       source: job.source,
       target: job.target,
@@ -67,7 +70,7 @@ async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boo
       outOfScope: prepared.outOfScope,
       targetUsers: targetSnapshot.users,
       targetGroups: targetSnapshot.groups,
-      links: withoutExcluded(ctx.state.loadLinks(job.name), warnings),
+      links,
       userAttributes: prepared.userAttributes,
       policy: {
         matchUsers: job.match.users.filter((m): m is 'userName' | 'emails.value' => m !== 'externalId'),
@@ -79,9 +82,22 @@ async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boo
       },
       warnings,
     });
+    ctx.logger.debug(`job ${job.name}: planned`, { changes: plan.changes.length, ms: timer() });
+    return plan;
   } finally {
     await source.connector.close();
   }
+}
+
+/** Milliseconds since the previous call (or creation). */
+function stopwatch(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const ms = Math.round(now - last);
+    last = now;
+    return ms;
+  };
 }
 
 /**
