@@ -1,0 +1,121 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { embeddedConnector } from '../../connectors/embedded/index.js';
+import { applyPlan } from '../../src/apply/applier.js';
+import type { Connector } from '../../src/core/connector.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { planJob } from '../../src/plan/planner.js';
+import type { Plan } from '../../src/plan/types.js';
+import { openState } from '../../src/state/open.js';
+import type { StateStore } from '../../src/state/types.js';
+import { group, input, user } from '../plan/builders.js';
+
+let dir: string;
+let state: StateStore;
+let target: Connector;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'scim-sync-apply-'));
+  const statePath = join(dir, 'state.db');
+  state = openState(statePath);
+  target = embeddedConnector.create({}, { name: 'embedded', configDir: dir, statePath, logger: silentLogger, warn: () => {} });
+});
+
+afterEach(async () => {
+  await target.close();
+  state.close();
+});
+
+async function targetUsers() {
+  const out = [];
+  for await (const u of target.reader!.listUsers()) out.push(u);
+  return out;
+}
+
+function plan(spec: Parameters<typeof input>[0]): Plan {
+  return planJob(input(spec));
+}
+
+describe('applyPlan against the embedded directory and real state', () => {
+  it('links each created object in state only after the target accepted it', async () => {
+    const p = plan({ sourceUsers: [user({ id: 'A', userName: 'a' }), user({ id: 'B', userName: 'b', enterprise: { manager: { value: 'A' } } })] });
+    const result = await applyPlan({ job: 'j', plan: p, writer: target.writer!, state, concurrency: 4, errorBudget: 10 });
+    expect(result.errors).toEqual([]);
+    expect(result.counts).toEqual({ 'create-user': 2 });
+    const links = state.loadLinks('j');
+    const users = await targetUsers();
+    expect(users).toHaveLength(2);
+    for (const u of users) expect(links.users.get(u.externalId!)!.targetId).toBe(u.id);
+    const a = users.find((u) => u.userName === 'a')!;
+    expect(users.find((u) => u.userName === 'b')!.enterprise?.manager?.value).toBe(a.id);
+  });
+
+  it('one refused object fails alone; its dependants are skipped; the rest applies', async () => {
+    // "taken" already exists and the job may not adopt by userName: its create answers 409.
+    await target.writer!.createUser({ userName: 'taken', active: true });
+    const p = plan({
+      sourceUsers: [user({ id: 'T', userName: 'taken' }), user({ id: 'F', userName: 'fine' })],
+      sourceGroups: [group('G', 'Group', [{ type: 'User', value: 'T' }, { type: 'User', value: 'F' }])],
+      policy: { matchUsers: [] },
+    });
+    const result = await applyPlan({ job: 'j', plan: p, writer: target.writer!, state, concurrency: 2, errorBudget: 10 });
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]!.object).toBe('create user taken');
+    expect(result.errors[0]!.message).toMatch(/already exists/);
+    expect(result.counts['create-user']).toBe(1);
+    const add = result.results.find((r) => r.change.kind === 'add-members')!;
+    expect(add.status).toBe('applied');
+    expect(add.message).toMatch(/1 member\(s\) not on the target were left out: taken/);
+    expect(state.loadLinks('j').users.has('T')).toBe(false);
+    expect(state.loadLinks('j').users.has('F')).toBe(true);
+  });
+
+  it('stops starting changes once the error budget is spent', async () => {
+    for (const n of ['x1', 'x2', 'x3']) await target.writer!.createUser({ userName: n, active: true });
+    const p = plan({
+      sourceUsers: ['x1', 'x2', 'x3', 'y1', 'y2'].map((n) => user({ id: n.toUpperCase(), userName: n })),
+      policy: { matchUsers: [] },
+    });
+    const result = await applyPlan({ job: 'j', plan: p, writer: target.writer!, state, concurrency: 1, errorBudget: 2 });
+    expect(result.stoppedByBudget).toBe(true);
+    expect(result.errors).toHaveLength(2);
+    expect(result.results.filter((r) => r.status === 'skipped').map((r) => r.message)).toEqual(['error budget exhausted', 'error budget exhausted', 'error budget exhausted']);
+  });
+
+  it('an aborted signal stops before the next change and reports the rest as interrupted', async () => {
+    const controller = new AbortController();
+    const p = plan({ sourceUsers: ['a', 'b', 'c'].map((n) => user({ id: n, userName: n })) });
+    let seen = 0;
+    const result = await applyPlan({
+      job: 'j',
+      plan: p,
+      writer: target.writer!,
+      state,
+      concurrency: 1,
+      errorBudget: 10,
+      signal: controller.signal,
+      onProgress: () => {
+        if (++seen === 1) controller.abort();
+      },
+    });
+    expect(result.interrupted).toBe(true);
+    expect(result.counts['create-user']).toBe(1);
+    expect(state.loadLinks('j').users.size).toBe(1);
+  });
+
+  it('deactivation keeps the link so a returning person gets the same account back', async () => {
+    const first = plan({ sourceUsers: [user({ id: 'A', userName: 'a' })] });
+    await applyPlan({ job: 'j', plan: first, writer: target.writer!, state, concurrency: 1, errorBudget: 10 });
+    const created = (await targetUsers())[0]!;
+    const gone = planJob(
+      input({ sourceUsers: [user({ id: 'B', userName: 'b' })], targetUsers: [created], userLinks: [...state.loadLinks('j').users.values()] }),
+    );
+    expect(gone.changes.map((c) => c.kind)).toEqual(['create-user', 'deactivate-user']);
+    const r = await applyPlan({ job: 'j', plan: gone, writer: target.writer!, state, concurrency: 1, errorBudget: 10 });
+    expect(r.errors).toEqual([]);
+    expect((await targetUsers()).find((u) => u.id === created.id)!.active).toBe(false);
+    expect(state.loadLinks('j').users.get('A')!.targetId).toBe(created.id);
+  });
+});
