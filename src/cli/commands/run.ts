@@ -73,6 +73,8 @@ export async function runCommand(jobs: string[], flags: RunFlags, global: Global
         progress.end();
         outcomes.push(result);
         if (!output.json) printOutcome(output, result);
+        // On stderr too, so `--quiet` cron runs still say why they exit 3.
+        if (result.plan.heldBack.length > 0) output.err(`warning: job ${name}: ${result.plan.holdReason ?? `${result.plan.heldBack.length} removals held back`}`);
         code = worst(code, outcomeCode(result, Boolean(flags.detailedExitcode)));
       } catch (err) {
         progress.end();
