@@ -4,17 +4,20 @@ import Papa from 'papaparse';
 import { InputError } from '../../src/core/errors.js';
 import type { CsvFileConfig } from './config.js';
 
-/** One data row: the physical line it starts on and its cells by column name. */
-export interface CsvRecord {
-  line: number;
-  values: Record<string, string>;
-}
+/** One data row's cells by column name. */
+export type CsvRow = Record<string, string>;
 
+/**
+ * Rows and the physical line each starts on, as parallel arrays: a wrapper object per row would
+ * be 100k more long-lived objects for the garbage collector to copy in a big export.
+ */
 export interface CsvTable {
   /** The path as written in the config, for messages. */
   file: string;
   columns: string[];
-  records: CsvRecord[];
+  rows: CsvRow[];
+  /** `lines[i]` is the line `rows[i]` starts on. */
+  lines: number[];
 }
 
 /** Big reads keep papaparse's per-chunk overhead (and its re-parse of a split row) negligible. */
@@ -105,7 +108,8 @@ export async function readCsvTable(absPath: string, display: string, options: Cs
 
   let columns: string[] | undefined = options.header ? undefined : options.columns;
   let headerSeen = !options.header;
-  const records: CsvRecord[] = [];
+  const rows: CsvRow[] = [];
+  const lines: number[] = [];
   let line = 1;
   let breakChar = '\n';
 
@@ -204,9 +208,11 @@ export async function readCsvTable(absPath: string, display: string, options: Cs
           `too few fields: expected ${cols.length} (as in the header), found ${fields.length}; column "${cols[fields.length]}" is missing`,
         );
       }
-      const values: Record<string, string> = {};
-      for (let j = 0; j < cols.length; j++) values[cols[j]!] = options.trim ? fields[j]!.trim() : fields[j]!;
-      records.push({ line: at, values });
+      const values: CsvRow = {};
+      if (options.trim) for (let j = 0; j < cols.length; j++) values[cols[j]!] = fields[j]!.trim();
+      else for (let j = 0; j < cols.length; j++) values[cols[j]!] = fields[j]!;
+      rows.push(values);
+      lines.push(at);
     }
   };
 
@@ -253,10 +259,10 @@ export async function readCsvTable(absPath: string, display: string, options: Cs
     });
   });
 
-  if (!columns || (!options.header && records.length === 0)) {
+  if (!columns || (!options.header && rows.length === 0)) {
     throw new InputError(display, undefined, undefined, 'file is empty; refusing to read an empty export, which would look like everyone left');
   }
-  if (records.length === 0) {
+  if (rows.length === 0) {
     throw new InputError(
       display,
       undefined,
@@ -264,5 +270,5 @@ export async function readCsvTable(absPath: string, display: string, options: Cs
       'no data rows (only a header); refusing to read an empty export, which would look like everyone left',
     );
   }
-  return { file: display, columns, records };
+  return { file: display, columns, rows, lines };
 }

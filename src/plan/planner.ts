@@ -25,18 +25,21 @@ export { fingerprintGroup, fingerprintUser } from './fingerprint.js';
  * every list that reaches the plan is sorted, and matching conflicts are resolved symmetrically.
  */
 
-/** How one source object relates to the target after matching. */
-type Resolution =
+/**
+ * How one source object relates to the target after matching. Linked and matched resolutions
+ * carry the target object itself, so planning does not look each one up again by id.
+ */
+type Resolution<T = unknown> =
   /** An existing link whose target object still exists. */
-  | { state: 'linked'; targetId: string }
+  | { state: 'linked'; targetId: string; target: T }
   /** Linked by this run: externalId relink or fallback adoption. */
-  | { state: 'matched'; targetId: string; by: MatchedBy }
+  | { state: 'matched'; targetId: string; by: MatchedBy; target: T }
   | { state: 'create' }
   /** Ambiguous match, or inactive in the source with nothing to link to. */
   | { state: 'skip' };
 
-const CREATE: Resolution = { state: 'create' };
-const SKIP: Resolution = { state: 'skip' };
+const CREATE: { state: 'create' } = { state: 'create' };
+const SKIP: { state: 'skip' } = { state: 'skip' };
 
 function targetIdOf(r: Resolution | undefined): string | undefined {
   return r !== undefined && (r.state === 'linked' || r.state === 'matched') ? r.targetId : undefined;
@@ -67,7 +70,7 @@ export function planJob(input: PlanInput): Plan {
 
   // ---- matching -------------------------------------------------------------------------------
 
-  const { resolutions: userRes, linked: linkedUsers } = matchObjects<User>({
+  const { resolutions: userRes, inOrder: userResInOrder, linked: linkedUsers } = matchObjects<User>({
     kind: 'user',
     sources: input.sourceUsers,
     targets: input.targetUsers,
@@ -152,15 +155,16 @@ export function planJob(input: PlanInput): Plan {
     return userDepth.get(start)!;
   };
 
+  let sourceIndex = 0;
   for (const [id, src] of input.sourceUsers) {
-    const res = userRes.get(id)!;
+    const res = userResInOrder[sourceIndex++]!;
     if (res.state === 'skip') continue;
 
     let userAttrs = attrs;
     let managerDeferred = false;
     const managerId = managesManager ? src.enterprise?.manager?.value : undefined;
+    const mres = managerId ? userRes.get(managerId) : undefined;
     if (managerId) {
-      const mres = userRes.get(managerId);
       if (mres === undefined || mres.state === 'skip') {
         // The manager will not exist on the target, so there is no target id to write. Leave the
         // attribute alone rather than clear a manager the target may know better.
@@ -190,10 +194,10 @@ export function planJob(input: PlanInput): Plan {
       continue;
     }
 
-    const target = input.targetUsers.get(res.targetId)!;
+    const target = res.target;
     // Diffs come straight from the source object: on a no-op run (the common case) no desired
     // object is built at all.
-    const managerTarget = managerId ? targetIdOf(userRes.get(managerId)) : undefined;
+    const managerTarget = targetIdOf(mres);
     let diffs = diffUser(src, target, userAttrs === attrs ? attrSpecs : attrSpecsNoManager, managerTarget, t2sUser);
     // Deactivation is its own change so it counts toward the removal cap and can be held back
     // without holding back the attribute updates.
@@ -275,7 +279,7 @@ export function planJob(input: PlanInput): Plan {
       });
       continue;
     }
-    const target = input.targetGroups.get(res.targetId)!;
+    const target = res.target;
     const diffs: AttributeDiff[] = [];
     for (const a of ['displayName', 'externalId'] as const) {
       if (!sameValue(desired[a], target[a])) diffs.push({ attribute: a, before: target[a], after: desired[a] });
@@ -491,7 +495,7 @@ interface MatchArgs<T extends { id: string; externalId?: string }> {
   matchers: readonly Matcher<T>[];
   label(obj: T): string;
   /** What an object with no match at all becomes. */
-  unmatched(obj: T): Resolution;
+  unmatched(obj: T): Resolution<T>;
   warnings: PlanWarning[];
 }
 
@@ -509,15 +513,25 @@ interface MatchArgs<T extends { id: string; externalId?: string }> {
  */
 function matchObjects<T extends { id: string; externalId?: string }>(
   args: MatchArgs<T>,
-): { resolutions: Map<string, Resolution>; linked: number } {
+): {
+  resolutions: Map<string, Resolution<T>>;
+  /** The same resolutions in the order `sources` iterates: the planner walks both together. */
+  inOrder: Resolution<T>[];
+  linked: number;
+} {
   const { kind, sources, targets, links, warnings } = args;
-  const result = new Map<string, Resolution>();
+  const result = new Map<string, Resolution<T>>();
+  const inOrder: Resolution<T>[] = [];
+  const openAt: number[] = [];
   let linked = 0;
   let open: T[] = [];
   for (const [id, src] of sources) {
     const link = links.get(id);
-    if (link !== undefined && targets.has(link.targetId)) {
-      result.set(id, { state: 'linked', targetId: link.targetId });
+    const target = link === undefined ? undefined : targets.get(link.targetId);
+    if (target !== undefined) {
+      const res: Resolution<T> = { state: 'linked', targetId: link!.targetId, target };
+      result.set(id, res);
+      inOrder.push(res);
       linked++;
       continue;
     }
@@ -527,14 +541,30 @@ function matchObjects<T extends { id: string; externalId?: string }>(
         message: `${kind} ${args.label(src)} (source id ${id}) was linked to target id ${link.targetId}, which no longer exists; matching it again`,
       });
     }
+    openAt.push(inOrder.length);
+    inOrder.push(SKIP);
     open.push(src);
   }
-  if (open.length === 0) return { resolutions: result, linked };
+  const openIds = open.map((o) => o.id);
+  const finish = () => {
+    // Open objects get their place in `inOrder` (SKIP above is a placeholder) once matching settled.
+    for (let i = 0; i < openAt.length; i++) inOrder[openAt[i]!] = result.get(openIds[i]!)!;
+    return { resolutions: result, inOrder, linked };
+  };
+  if (open.length === 0) return finish();
 
   const claimed = new Set<string>();
   for (const link of links.values()) claimed.add(link.targetId);
+  // Only targets no link claims can ever be candidates (claims only grow from here), so the
+  // indexes and the reserved check look at those alone: after a first sync that is a handful, not
+  // every target.
+  const unclaimed: T[] = [];
   const reserved = new Set<string>();
-  for (const t of targets.values()) if (t.externalId !== undefined && sources.has(t.externalId)) reserved.add(t.id);
+  for (const t of targets.values()) {
+    if (claimed.has(t.id)) continue;
+    unclaimed.push(t);
+    if (t.externalId !== undefined && sources.has(t.externalId)) reserved.add(t.id);
+  }
 
   // Relink after a crash (the object was created but the link never recorded) comes first.
   const externalId: Matcher<T> = { name: 'externalId', keys: (o) => [o.id], targetKeys: (t) => (t.externalId ? [t.externalId] : []) };
@@ -544,7 +574,7 @@ function matchObjects<T extends { id: string; externalId?: string }>(
     let idx = indexes.get(m);
     if (idx === undefined) {
       idx = new Map();
-      for (const t of targets.values()) {
+      for (const t of unclaimed) {
         if (claimed.has(t.id) || (m !== externalId && reserved.has(t.id))) continue;
         for (const key of new Set((m.targetKeys ?? m.keys)(t))) pushTo(idx, key, t.id);
       }
@@ -582,7 +612,7 @@ function matchObjects<T extends { id: string; externalId?: string }>(
       if (props.length === 1) {
         const { src, by } = props[0]!;
         unresolved.delete(src.id);
-        result.set(src.id, { state: 'matched', targetId: tid, by });
+        result.set(src.id, { state: 'matched', targetId: tid, by, target: targets.get(tid)! });
         claimed.add(tid);
         progress = true;
         continue;
@@ -614,7 +644,7 @@ function matchObjects<T extends { id: string; externalId?: string }>(
       message: `target ${kind} ${tid} is matched by several source ${kind}s (${names.sort(cmp).join(', ')}); all skipped`,
     });
   }
-  return { resolutions: result, linked };
+  return finish();
 }
 
 function pushTo<V>(map: Map<string, V[]>, key: string, value: V): void {
@@ -676,6 +706,12 @@ const toSpec = (name: UserAttribute): AttrSpec => ({ name, parts: name.split('.'
 
 /** getPath over a pre-split path (same semantics). */
 function getAt(obj: object, parts: readonly string[]): unknown {
+  // Every user attribute path has one or two parts; those run without the loop (hot in no-op runs).
+  if (parts.length === 1) return (obj as Record<string, unknown>)[parts[0]!];
+  if (parts.length === 2) {
+    const head = (obj as Record<string, unknown>)[parts[0]!];
+    return head === null || typeof head !== 'object' ? undefined : (head as Record<string, unknown>)[parts[1]!];
+  }
   let cur: unknown = obj;
   for (const part of parts) {
     if (cur === null || typeof cur !== 'object') return undefined;

@@ -3,11 +3,23 @@ import type { Link, Links } from '../plan/types.js';
 
 type Kind = 'user' | 'group';
 
+/** Links per page when loading (≈150 bytes of JSON each). */
+const LINK_PAGE = 20_000;
+
+interface LinkPage {
+  /** JSON array of Link objects. */
+  links: string;
+  n: number;
+  /** Greatest source id in the page: where the next page starts. Null for an empty page. */
+  last: string | null;
+}
+
 /** Links, fingerprints and the per-job serial. Every mutation is one transaction that bumps the serial. */
 export class LinkStore {
   private readonly selectSerial: Database.Statement<[string], { serial: number }>;
   private readonly bumpSerial: Database.Statement<[string]>;
-  private readonly selectLinks: Database.Statement<[string]>;
+  private readonly firstLinkPage: Database.Statement<[string, Kind, number]>;
+  private readonly nextLinkPage: Database.Statement<[string, Kind, string, number]>;
   private readonly deleteByTarget: Database.Statement<[string, Kind, string, string]>;
   private readonly upsert: Database.Statement<[string, Kind, string, string, string, string | null, string]>;
   private readonly updateFingerprint: Database.Statement<[string | null, string, string, Kind, string]>;
@@ -18,8 +30,16 @@ export class LinkStore {
     this.bumpSerial = db.prepare(
       'INSERT INTO job_serials (job, serial) VALUES (?, 1) ON CONFLICT (job) DO UPDATE SET serial = serial + 1',
     );
-    // Columns in a fixed order for `.raw()` iteration, which skips building one object per row.
-    this.selectLinks = db.prepare('SELECT kind, source_id, target_id, origin, fingerprint FROM links WHERE job = ?');
+    // Links are read as JSON text a page at a time: one JSON.parse per page builds the Link objects
+    // directly, where reading row by row costs a native call and a row array per link (about a
+    // third of loadLinks at 100k links). Pages (by primary key order) keep every string small.
+    const page = (where: string) =>
+      `SELECT json_group_array(json_object('sourceId', source_id, 'targetId', target_id, 'origin', origin,
+         'fingerprint', fingerprint)) AS links, count(*) AS n, max(source_id) AS last
+       FROM (SELECT source_id, target_id, origin, fingerprint FROM links
+             WHERE job = ? AND kind = ? ${where} ORDER BY source_id LIMIT ?)`;
+    this.firstLinkPage = db.prepare(page(''));
+    this.nextLinkPage = db.prepare(page('AND source_id > ?'));
     this.deleteByTarget = db.prepare(
       'DELETE FROM links WHERE job = ? AND kind = ? AND target_id = ? AND source_id <> ?',
     );
@@ -41,15 +61,18 @@ export class LinkStore {
   }
 
   loadLinks(job: string): Links {
-    const users = new Map<string, Link>();
-    const groups = new Map<string, Link>();
-    for (const row of this.selectLinks.raw().iterate(job) as IterableIterator<
-      [Kind, string, string, Link['origin'], string | null]
-    >) {
-      const link: Link = { sourceId: row[1], targetId: row[2], origin: row[3], fingerprint: row[4] };
-      (row[0] === 'user' ? users : groups).set(row[1], link);
+    // One read transaction, so the pages of both kinds come from the same snapshot.
+    return this.db.transaction(() => ({ users: this.loadKind(job, 'user'), groups: this.loadKind(job, 'group') }))();
+  }
+
+  private loadKind(job: string, kind: Kind): Map<string, Link> {
+    const out = new Map<string, Link>();
+    let row = this.firstLinkPage.get(job, kind, LINK_PAGE) as LinkPage;
+    for (;;) {
+      for (const link of JSON.parse(row.links) as Link[]) out.set(link.sourceId, link);
+      if (row.n < LINK_PAGE) return out;
+      row = this.nextLinkPage.get(job, kind, row.last!, LINK_PAGE) as LinkPage;
     }
-    return { users, groups };
   }
 
   link(job: string, kind: Kind, link: Link): void {

@@ -71,6 +71,28 @@ describe('links', () => {
     s.close();
   });
 
+  it('loads every link across page boundaries, with any characters in ids and null fingerprints', () => {
+    const s = open();
+    const db = openDatabase(s.path);
+    const ins = db.prepare("INSERT INTO links VALUES ('p', ?, ?, ?, 'adopted', ?, '2026-01-01T00:00:00.000Z')");
+    // 20_000 is the page size: exactly one full page of groups, one page and one more of users.
+    const odd = ['', 'quote"d', 'back\\slash', 'new\nline', 'zoë 🙂', '\u0001ctl'];
+    db.transaction(() => {
+      for (let i = 0; i < 20_000; i++) ins.run('group', `g${i}`, `tg${i}`, i % 2 ? null : `fp${i}`);
+      for (let i = 0; i < 20_001 - odd.length; i++) ins.run('user', `u${String(i).padStart(6, '0')}`, `tu${i}`, null);
+      odd.forEach((id, i) => ins.run('user', id, `odd${i}`, id));
+    })();
+    db.close();
+    const links = s.loadLinks('p');
+    expect(links.groups.size).toBe(20_000);
+    expect(links.users.size).toBe(20_001);
+    expect(links.groups.get('g1')).toEqual({ sourceId: 'g1', targetId: 'tg1', origin: 'adopted', fingerprint: null });
+    expect(links.groups.get('g19998')?.fingerprint).toBe('fp19998');
+    odd.forEach((id, i) => expect(links.users.get(id)).toEqual({ sourceId: id, targetId: `odd${i}`, origin: 'adopted', fingerprint: id }));
+    expect(links.users.get('u019994')?.targetId).toBe('tu19994');
+    s.close();
+  });
+
   it('loads 100k links quickly', () => {
     const s = open();
     // Seeding through the public API would take 100k transactions (the bench measures that); the

@@ -118,6 +118,21 @@ describe('csv connector: users', () => {
     ]);
   });
 
+  it('reports several duplicated ids in the order of their first row', async () => {
+    await h.write(
+      'employees.csv',
+      'employee_id,email\nE1,a@example.com\nE2,b@example.com\nE3,c@example.com\nE2,d@example.com\nE1,e@example.com\n',
+    );
+    const result = await readAll(h.dir, { users: users(), mapping: { userName: '{{email}}', manager: '{{employee_id}}' } });
+    expect(result.users.map((u) => u.id)).toEqual(['E3']);
+    expect(result.warnings.map((w) => [w.code, w.where, w.excluded?.id])).toEqual([
+      ['duplicate-id', 'employees.csv:2', 'E1'],
+      ['duplicate-id', 'employees.csv:6', 'E1'],
+      ['duplicate-id', 'employees.csv:3', 'E2'],
+      ['duplicate-id', 'employees.csv:5', 'E2'],
+    ]);
+  });
+
   it('warns about a userName used twice but keeps both users', async () => {
     await h.write('employees.csv', 'employee_id,email\nE1,a@example.com\nE2,A@example.com\n');
     const result = await readAll(h.dir, { users: users(), mapping: { userName: '{{email}}' } });
@@ -173,6 +188,22 @@ describe('csv connector: groups', () => {
       { id: 'roles:vpn', name: 'vpn', members: ['E1', 'E2', 'E4'] },
     ]);
     expect(groups[0]!.members).toEqual([{ type: 'User', value: 'E1' }]);
+  });
+
+  it('adds each member once: repeated values in a cell, rules over the same column, a memberships file', async () => {
+    await h.write('employees.csv', 'employee_id,email,roles\nE1,a@example.com,vpn;vpn ; admins\nE2,b@example.com,vpn\nE1x,,vpn\n');
+    await h.write('memberships.csv', 'group,user\nroles:vpn,E2\nroles:admins,E2\n');
+    const { groups, warnings } = await readAll(h.dir, {
+      users: users({ groups: [{ column: 'roles', separator: ';' }, { column: 'roles', separator: ';', name: 'Role {{value}}' }] }),
+      mapping: { userName: '{{email}}' },
+      memberships: { path: 'memberships.csv', group: 'group', user: 'user' },
+    });
+    // The second rule names groups the first one made; like before, the first name is kept silently.
+    expect(groups.map((g) => [g.id, g.displayName, g.members.map((m) => m.value)])).toEqual([
+      ['roles:vpn', 'vpn', ['E1', 'E2']],
+      ['roles:admins', 'admins', ['E1', 'E2']],
+    ]);
+    expect(warnings.map((w) => w.code)).toEqual(['missing-username']);
   });
 
   it('keeps a column group whose only member is left out, without members', async () => {

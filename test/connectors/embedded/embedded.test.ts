@@ -59,6 +59,27 @@ describe('embedded connector', () => {
     expect(embeddedConfigSchema.safeParse({ path: 'x' }).success).toBe(false);
   });
 
+  it('lists user and group members as stored, and groups without members', async () => {
+    const path = tempPath();
+    const store = new DirectoryStore(path);
+    onTestFinished(() => store.close());
+    const odd = ['quote"d', 'back\\slash', 'zoë 🙂'];
+    const users = odd.map((n) => store.createUser({ userName: n, active: true }));
+    const child = store.createGroup({ displayName: 'child' });
+    const parent = store.createGroup({ displayName: 'parent "p"' });
+    store.createGroup({ displayName: 'empty' });
+    store.addMembers(parent, [...users.map((value) => ({ type: 'User' as const, value })), { type: 'Group', value: child }]);
+    const { groups } = await list(connect(path));
+    const byName = new Map(groups.map((g) => [g.displayName, g]));
+    expect(byName.get('empty')!.members).toEqual([]);
+    expect(byName.get('child')!.members).toEqual([]);
+    expect([...byName.get('parent "p"')!.members].sort((a, b) => (a.value < b.value ? -1 : 1))).toEqual(
+      [...users.map((value) => ({ type: 'User', value })), { type: 'Group', value: child }].sort((a, b) => (a.value < b.value ? -1 : 1)),
+    );
+    const stored = store.getGroup(parent)!.group.members;
+    expect(new Set(byName.get('parent "p"')!.members.map((m) => `${m.type}:${m.value}`))).toEqual(new Set(stored.map((m) => `${m.type}:${m.value}`)));
+  });
+
   it('readOnly exposes no writer', () => {
     const c = connect(tempPath(), { readOnly: true });
     expect(c.writer).toBeUndefined();
