@@ -433,8 +433,12 @@ export function planJob(input: PlanInput): Plan {
     }
     if (over.length > 0) {
       // All or nothing: cutting the list at the cap would pick arbitrary victims.
-      heldBack = removals;
       runnableRemovals = [];
+      // Taking a held-back person out of every group would remove their access all the same (a
+      // truncated export looks exactly like this), so their membership removals wait with them.
+      const split = splitMemberRemovals(memberRemovals, removals);
+      runnableMemberRemovals = split.runnable;
+      heldBack = [...removals, ...split.held];
       holdReason = `${n} removal${n === 1 ? '' : 's'} exceed${n === 1 ? 's' : ''} ${over.join(' and ')}; rerun with --allow-deletes to apply them`;
     }
   }
@@ -931,4 +935,26 @@ function summarize(changes: readonly Change[], heldBack: readonly Change[]): Pla
   // Counted per object: a manager follow-up is part of its user's create or update, not another.
   for (const key of updated) if (!created.has(key)) summary.update++;
   return summary;
+}
+
+/**
+ * Separate the member removals that concern objects whose own removal is held back from those
+ * that do not (a person who merely changed department still leaves the old group).
+ */
+function splitMemberRemovals(memberRemovals: readonly Change[], removals: readonly Change[]): { runnable: Change[]; held: Change[] } {
+  const heldTargets = new Set<string>();
+  for (const r of removals) {
+    if (r.kind === 'deactivate-user' || r.kind === 'delete-user') heldTargets.add(`User:${r.ref.targetId}`);
+    else if (r.kind === 'delete-group') heldTargets.add(`Group:${r.ref.targetId}`);
+  }
+  const runnable: Change[] = [];
+  const held: Change[] = [];
+  for (const c of memberRemovals) {
+    if (c.kind !== 'remove-members') continue;
+    const keep = c.members.filter((m) => !heldTargets.has(`${m.type}:${m.targetId}`));
+    const hold = c.members.filter((m) => heldTargets.has(`${m.type}:${m.targetId}`));
+    if (keep.length > 0) runnable.push(hold.length === 0 ? c : { ...c, members: keep });
+    if (hold.length > 0) held.push({ ...c, group: { ...c.group }, members: hold });
+  }
+  return { runnable, held };
 }

@@ -400,6 +400,34 @@ describe('removals and safety', () => {
     );
   });
 
+  it('membership removals of held-back people are held back with them; other member changes apply', () => {
+    const { src, targets, links } = managed(10);
+    // Group G holds everyone on the target; in the source the first five left the company and
+    // person 5 moved out of the group (but stays employed).
+    const members = targets.map((t) => ({ type: 'User' as const, value: t.id }));
+    const sourceMembers = src.slice(6).map((u) => ({ type: 'User' as const, value: u.id }));
+    const p = planJob(
+      input({
+        sourceUsers: src.slice(5),
+        sourceGroups: [group('G', 'Staff', sourceMembers)],
+        targetUsers: targets,
+        targetGroups: [{ id: 'TG', displayName: 'Staff', externalId: 'G', members }],
+        userLinks: links,
+        groupLinks: [link('G', 'TG')],
+        policy: { deletes: { maxCount: 2 } },
+      }),
+    );
+    const removeNow = only(p, 'remove-members');
+    expect(removeNow).toHaveLength(1);
+    expect(removeNow[0]!.members.map((m) => m.targetId)).toEqual([targets[5]!.id]);
+    const heldMembers = p.heldBack.filter((c) => c.kind === 'remove-members');
+    expect(heldMembers).toHaveLength(1);
+    expect(heldMembers[0]!.kind === 'remove-members' && heldMembers[0]!.members.map((m) => m.targetId).sort()).toEqual(
+      targets.slice(0, 5).map((t) => t.id).sort(),
+    );
+    expect(p.heldBack.filter((c) => c.kind === 'deactivate-user')).toHaveLength(5);
+  });
+
   it('removals within both thresholds apply', () => {
     const { src, targets, links } = managed(40);
     const p = planJob(
