@@ -10,6 +10,7 @@ import { errorMessage } from '../../src/core/errors.js';
 import { csvConfigSchema, type CsvConfig } from './config.js';
 import { loadDirectory, type CsvDirectory } from './load.js';
 import { compileUserMapping } from './mapping.js';
+import { csvSnapshotToken } from './token.js';
 
 export { csvConfigSchema, type CsvConfig } from './config.js';
 
@@ -44,6 +45,7 @@ function createCsvConnector(config: CsvConfig, ctx: ConnectorContext): Connector
     listUsers: () => iterate(load, (d) => d.users),
     listGroups: () => iterate(load, (d) => d.groups),
     userAttributes: () => attributes,
+    snapshotToken: () => csvSnapshotToken(config, ctx.configDir),
   };
 
   return {

@@ -35,5 +35,6 @@ export function createReader(store: () => DirectoryStore): DirectoryReader {
     listUsers: () => listing(() => store().allUsers()),
     listGroups: () => listing(() => store().allGroups()),
     userAttributes: () => ATTRIBUTES,
+    snapshotToken: async () => store().contentToken(),
   };
 }

@@ -90,6 +90,34 @@ const DIR_MIGRATIONS: readonly DirMigration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    up(db) {
+      // The content version behind the reader's snapshot token. Triggers rather than bumps in this
+      // class's methods, because the directory is also written from outside the connector (the
+      // sqlite3 CLI, the SCIM server sharing the store): a version only the connector bumped
+      // would let the engine skip a read that would have seen such a change. `instance` is new for
+      // every directory created, so a deleted and re-created directory, whose counter starts again
+      // at 0, never repeats an earlier token.
+      db.exec(`
+        CREATE TABLE dir_meta (
+          id       INTEGER PRIMARY KEY CHECK (id = 1),
+          instance TEXT NOT NULL,
+          version  INTEGER NOT NULL
+        );
+      `);
+      db.prepare('INSERT INTO dir_meta (id, instance, version) VALUES (1, ?, 0)').run(randomUUID());
+      for (const table of ['dir_users', 'dir_groups', 'dir_members']) {
+        for (const event of ['INSERT', 'UPDATE', 'DELETE']) {
+          db.exec(`
+            CREATE TRIGGER ${table}_${event.toLowerCase()}_bump AFTER ${event} ON ${table} BEGIN
+              UPDATE dir_meta SET version = version + 1 WHERE id = 1;
+            END;
+          `);
+        }
+      }
+    },
+  },
 ];
 
 export const DIR_SCHEMA_VERSION = DIR_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -187,6 +215,9 @@ export class DirectoryStore {
     const userCols = 'id, data, created, modified, version';
     const groupCols = 'id, data, created, modified, version';
     this.s = {
+      contentVersion: db.prepare<[], { instance: string; version: number }>(
+        'SELECT instance, version FROM dir_meta WHERE id = 1',
+      ),
       countUsers: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM dir_users'),
       countGroups: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM dir_groups'),
       allUsers: db.prepare('SELECT id, data FROM dir_users ORDER BY rowid'),
@@ -250,6 +281,16 @@ export class DirectoryStore {
   }
 
   // ---- reads -------------------------------------------------------------------------------
+
+  /**
+   * `instance:version`, changed by every committed change to users, groups or memberships, by
+   * whomever made it (see migration 2). Undefined if the meta row was removed by hand: the engine
+   * then reads in full rather than trust a token it cannot vouch for.
+   */
+  contentToken(): string | undefined {
+    const row = this.s.contentVersion.get();
+    return row ? `${row.instance}:${row.version}` : undefined;
+  }
 
   counts(): { users: number; groups: number } {
     return { users: this.s.countUsers.get()?.n ?? 0, groups: this.s.countGroups.get()?.n ?? 0 };

@@ -79,6 +79,17 @@ export interface DirectoryReader {
    * when the connector is a source; an attribute missing here is never cleared on the target.
    */
   userAttributes(): readonly UserAttribute[];
+  /**
+   * A cheap token that changes whenever what listUsers()/listGroups() would return may have
+   * changed. Undefined when the connector cannot tell (remote servers): the engine then always
+   * reads in full.
+   *
+   * The engine skips reading both sides when their tokens (with config and state) equal those of
+   * an earlier full comparison that found nothing to do, so a token that stays the same while
+   * the listing changed would hide that change: when in doubt, return undefined. The token must
+   * not depend on the connector instance or the clock, only on what would be listed.
+   */
+  snapshotToken?(): Promise<string | undefined>;
 }
 
 /** Returned by creates so state can link the source object to the target's native id. */

@@ -1,15 +1,18 @@
+import { createHash } from 'node:crypto';
 import { applyPlan, type ApplyResult } from '../apply/applier.js';
-import type { ReadWarning } from '../core/connector.js';
+import { canonicalJson } from '../core/attributes.js';
+import type { DirectoryReader, ReadWarning } from '../core/connector.js';
 import { errorMessage, StalePlanError, UsageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redact } from '../core/secrets.js';
 import type { JobConfig, LoadedConfig } from '../config/types.js';
 import { planJob } from '../plan/planner.js';
-import type { Links, Plan } from '../plan/types.js';
+import { PLAN_VERSION, type Links, type Plan } from '../plan/types.js';
 import type { RunOutcome, RunTrigger, StateStore } from '../state/types.js';
 import { openConnector, type OpenedConnector } from './connectors.js';
 import { prepareSource } from './prepare-source.js';
 import { readSnapshot } from './read.js';
+import { TOOL_VERSION } from './tool-version.js';
 
 export interface EngineContext {
   config: LoadedConfig;
@@ -17,8 +20,13 @@ export interface EngineContext {
   logger: Logger;
 }
 
-export interface RunOptions {
+export interface PlanOptions {
   allowDeletes: boolean;
+  /** `--full`: read both sides even when they are unchanged since a full comparison found nothing to do. */
+  full?: boolean;
+}
+
+export interface RunOptions extends PlanOptions {
   trigger: RunTrigger;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
@@ -42,8 +50,16 @@ export function getJob(config: LoadedConfig, name: string): JobConfig {
   return job;
 }
 
-/** Read source and target and compute the plan. Writes nothing. */
-async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boolean, target: OpenedConnector): Promise<Plan> {
+/**
+ * Read source and target and compute the plan. Writes nothing to either side; in state it writes
+ * only the verified no-op record (a cache of this function's own result).
+ *
+ * The planner is pure, so when every input is provably the same as in an earlier full comparison
+ * that found nothing to do, the result is known without reading: both readers' snapshot tokens,
+ * the config and the state serial go into a key (`noopKey`), and a key equal to the recorded one
+ * returns an empty plan carrying that comparison's warnings.
+ */
+async function computePlan(ctx: EngineContext, job: JobConfig, opts: PlanOptions, target: OpenedConnector): Promise<Plan> {
   const warnings: ReadWarning[] = [];
   const warn = (w: ReadWarning) => warnings.push(w);
   const source = openConnector(ctx.config, job.source, ctx.logger, warn);
@@ -53,6 +69,16 @@ async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boo
     if (!sourceReader) throw new UsageError(`connector ${job.source} cannot be read, so it cannot be a job's source`);
     if (!targetReader) throw new UsageError(`connector ${job.target} cannot be read, so the plan cannot compare against it`);
     const timer = stopwatch();
+    // Taken before reading: if a side changes during the read, this key describes the older
+    // content, which the next run no longer sees, so it simply compares in full again.
+    const keyBefore = await noopKey(ctx, job, opts, sourceReader, targetReader);
+    if (keyBefore !== undefined && !opts.full) {
+      const verified = ctx.state.getVerifiedNoop(job.name);
+      if (verified?.key === keyBefore) {
+        ctx.logger.debug(`job ${job.name}: source and target unchanged since ${verified.verifiedAt}; not read`, { ms: timer() });
+        return unchangedPlan(ctx, job, verified.warnings, verified.verifiedAt);
+      }
+    }
     const sourceSnapshot = await readSnapshot(job.source, sourceReader);
     ctx.logger.debug(`job ${job.name}: read source ${job.source}`, { users: sourceSnapshot.users.size, groups: sourceSnapshot.groups.size, ms: timer() });
     const targetSnapshot = await readSnapshot(job.target, targetReader);
@@ -75,7 +101,7 @@ async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boo
       policy: {
         matchUsers: job.match.users.filter((m): m is 'userName' | 'emails.value' => m !== 'externalId'),
         matchGroups: job.match.groups.filter((m): m is 'displayName' => m !== 'externalId'),
-        deletes: { ...job.deletes, allow: allowDeletes },
+        deletes: { ...job.deletes, allow: opts.allowDeletes },
         // An empty source is never trusted for removals: it is far likelier a broken export
         // than a company with nobody left in it.
         sourceComplete: prepared.users.size > 0 || sourceSnapshot.users.size > 0,
@@ -83,10 +109,89 @@ async function computePlan(ctx: EngineContext, job: JobConfig, allowDeletes: boo
       warnings,
     });
     ctx.logger.debug(`job ${job.name}: planned`, { changes: plan.changes.length, ms: timer() });
+    if (plan.changes.length > 0 || plan.heldBack.length > 0) {
+      ctx.state.clearVerifiedNoop(job.name);
+    } else if (keyBefore !== undefined) {
+      // Recorded only if nothing moved while reading. Tokens are content versions, and a content
+      // hash (CSV) can return to an earlier value: a file edited A → B during the read and later
+      // back to A would otherwise find "A is a no-op" recorded from a plan that really read B.
+      const keyAfter = await noopKey(ctx, job, opts, sourceReader, targetReader);
+      if (keyAfter === keyBefore) {
+        ctx.state.setVerifiedNoop(job.name, keyBefore, plan.warnings);
+        ctx.logger.debug(`job ${job.name}: recorded a verified no-op`, { ms: timer() });
+      } else {
+        ctx.state.clearVerifiedNoop(job.name);
+      }
+    }
     return plan;
   } finally {
     await source.connector.close();
   }
+}
+
+/**
+ * JSONata functions whose result depends on when (or by chance) they run: a mapping using one is
+ * not a pure function of the inputs, so a no-op verified earlier proves nothing about now (a rule
+ * like `$now() > hireDate` flips without any input changing). Matched on the config text, so a
+ * literal mentioning one also disables the shortcut: a lost optimisation, never a wrong plan.
+ */
+const IMPURE_MAPPING = /\$(?:now|millis|random)\b/;
+
+/**
+ * The key of every input the plan depends on, or undefined when one of them cannot be pinned
+ * down (a reader without a token, an impure mapping, an unknown tool version): then the engine
+ * always reads in full.
+ */
+async function noopKey(
+  ctx: EngineContext,
+  job: JobConfig,
+  opts: PlanOptions,
+  sourceReader: DirectoryReader,
+  targetReader: DirectoryReader,
+): Promise<string | undefined> {
+  if (TOOL_VERSION === undefined) return undefined;
+  if (!sourceReader.snapshotToken || !targetReader.snapshotToken) return undefined;
+  const sourceConfig = ctx.config.connectors[job.source];
+  const targetConfig = ctx.config.connectors[job.target];
+  if (IMPURE_MAPPING.test(JSON.stringify([job.mapping, sourceConfig, targetConfig]))) return undefined;
+  const sourceToken = await sourceReader.snapshotToken();
+  if (sourceToken === undefined) return undefined;
+  const targetToken = await targetReader.snapshotToken();
+  if (targetToken === undefined) return undefined;
+  const inputs = {
+    tool: TOOL_VERSION,
+    // Mapping runs on the runtime's string and Unicode functions; an upgrade recompares once.
+    runtime: process.version,
+    job,
+    // Only the empty plan is ever recorded, which --allow-deletes could not change; kept in the key
+    // anyway so that reuse never rests on that argument.
+    allowDeletes: opts.allowDeletes,
+    source: { connector: sourceConfig, token: sourceToken },
+    target: { connector: targetConfig, token: targetToken },
+    // Relative paths in connector config resolve against configDir; the embedded directory lives
+    // at statePath. The tokens already cover content; these make the key describe the location too.
+    configDir: ctx.config.configDir,
+    statePath: ctx.config.statePath,
+    // Bumped by every change to the job's links and fingerprints, the planner's third input.
+    serial: ctx.state.serial(job.name),
+  };
+  return createHash('sha256').update(canonicalJson(inputs)).digest('hex');
+}
+
+/** The plan a full comparison would produce, known without reading: nothing to do. */
+function unchangedPlan(ctx: EngineContext, job: JobConfig, warnings: ReadWarning[], verifiedAt: string): Plan {
+  return {
+    version: PLAN_VERSION,
+    job: job.name,
+    source: job.source,
+    target: job.target,
+    stateSerial: ctx.state.serial(job.name),
+    changes: [],
+    heldBack: [],
+    warnings,
+    summary: { create: 0, update: 0, remove: 0, memberships: 0, heldBack: 0 },
+    unchangedSince: verifiedAt,
+  };
 }
 
 /** Milliseconds since the previous call (or creation). */
@@ -117,12 +222,15 @@ function withoutExcluded(links: Links, warnings: readonly ReadWarning[]): Links 
   return { users: drop(links.users, users), groups: drop(links.groups, groups) };
 }
 
-/** `plan` and `run --dry-run`: no lock, no history, no writes. */
-export async function planJobRun(ctx: EngineContext, jobName: string, allowDeletes: boolean): Promise<Plan> {
+/**
+ * `plan` and `run --dry-run`: no lock, no history, no writes to either side. State may get a
+ * verified no-op record: it describes its inputs exactly, so it is valid whoever records it.
+ */
+export async function planJobRun(ctx: EngineContext, jobName: string, opts: PlanOptions): Promise<Plan> {
   const job = getJob(ctx.config, jobName);
   const target = openConnector(ctx.config, job.target, ctx.logger, () => {});
   try {
-    return await computePlan(ctx, job, allowDeletes, target);
+    return await computePlan(ctx, job, opts, target);
   } finally {
     await target.connector.close();
   }
@@ -134,7 +242,7 @@ export async function planJobRun(ctx: EngineContext, jobName: string, allowDelet
  */
 export async function runJob(ctx: EngineContext, jobName: string, opts: RunOptions): Promise<JobOutcome> {
   const job = getJob(ctx.config, jobName);
-  return withJobRun(ctx, job, opts, async (target) => computePlan(ctx, job, opts.allowDeletes, target));
+  return withJobRun(ctx, job, opts, async (target) => computePlan(ctx, job, { allowDeletes: opts.allowDeletes, full: opts.full }, target));
 }
 
 /** `apply plan.json`: the saved plan is applied only if state has not moved on since it was made. */
@@ -176,6 +284,10 @@ async function withJobRun(
     const plan = await makePlan(target);
     const writer = target.connector.writer;
     if (!writer) throw new UsageError(`connector ${job.target} cannot be written, so it cannot be a job's target`);
+    // A run about to write must not leave a verified no-op behind, not even for a moment or if it
+    // dies half-way (computePlan clears it too, but a saved plan from `apply` never went there).
+    // The serial and the target's token would change anyway; this does not rely on that.
+    if (plan.changes.length > 0) ctx.state.clearVerifiedNoop(job.name);
     const apply = await applyPlan({
       job: job.name,
       plan,
@@ -195,7 +307,7 @@ async function withJobRun(
           : plan.heldBack.length > 0
             ? 'held'
             : 'success';
-    ctx.state.finishRun(runId, { outcome, counts: apply.counts, errors: apply.errors, heldBack: plan.heldBack.length, at: new Date() });
+    ctx.state.finishRun(runId, { outcome, counts: apply.counts, errors: apply.errors, heldBack: plan.summary.heldBack, at: new Date() });
     recorded = true;
     return { job: job.name, plan, apply, outcome, runId };
   } catch (err) {

@@ -148,6 +148,7 @@ const planSchema = z.object({
   holdReason: z.string().optional(),
   warnings: z.array(z.object({ code: z.string(), message: z.string(), where: z.string().optional() })),
   summary: z.object({ create: count, update: count, remove: count, memberships: count, heldBack: count }),
+  unchangedSince: z.string().optional(),
 });
 
 /** Compile-time check that what the schema accepts is a Plan. */

@@ -92,7 +92,7 @@ export interface PlanSummary {
   remove: number;
   /** Member additions and removals, counted per member. */
   memberships: number;
-  /** Removals held back by the safety thresholds. */
+  /** Object removals held back by the safety rules (their membership removals wait with them). */
   heldBack: number;
 }
 
@@ -111,6 +111,12 @@ export interface Plan {
   holdReason?: string;
   warnings: PlanWarning[];
   summary: PlanSummary;
+  /**
+   * Set when the engine did not read either side because their snapshot tokens, the config and
+   * state equal those of a full comparison that found nothing to do: the ISO time of that
+   * comparison. Such a plan has no changes and that comparison's warnings.
+   */
+  unchangedSince?: string;
 }
 
 /** Everything the planner needs; it does no I/O and reads no clock. */

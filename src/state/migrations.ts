@@ -57,6 +57,24 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'verified no-op comparisons',
+    up(db) {
+      // One row per job: the key of the inputs (tool version, config, both sides' snapshot tokens,
+      // state serial) of the last full comparison that found nothing to do, and its warnings. A
+      // run whose inputs have the same key may skip reading: the planner is pure, so it would
+      // find nothing again.
+      db.exec(`
+        CREATE TABLE verified_noop (
+          job         TEXT PRIMARY KEY,
+          key         TEXT NOT NULL,
+          warnings    TEXT NOT NULL DEFAULT '[]',
+          verified_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

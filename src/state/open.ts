@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import type { ReadWarning } from '../core/connector.js';
 import { errorMessage } from '../core/errors.js';
 import type { Link, Links } from '../plan/types.js';
 import { StateError } from './errors.js';
@@ -8,7 +9,8 @@ import { LinkStore } from './links.js';
 import { LockStore } from './lock.js';
 import { migrate } from './migrations.js';
 import { RunStore } from './runs.js';
-import type { LockInfo, RunError, RunOutcome, RunRecord, RunTrigger, StateStore } from './types.js';
+import type { LockInfo, RunError, RunOutcome, RunRecord, RunTrigger, StateStore, VerifiedNoop } from './types.js';
+import { VerifiedNoopStore } from './verified.js';
 
 /**
  * Open a SQLite connection configured the way every user of the state file needs it. Exported so
@@ -51,6 +53,7 @@ class SqliteStateStore implements StateStore {
   private readonly links: LinkStore;
   private readonly runs: RunStore;
   private readonly locks: LockStore;
+  private readonly verified: VerifiedNoopStore;
 
   constructor(
     readonly path: string,
@@ -59,6 +62,7 @@ class SqliteStateStore implements StateStore {
     this.links = new LinkStore(db);
     this.runs = new RunStore(db);
     this.locks = new LockStore(db);
+    this.verified = new VerifiedNoopStore(db);
   }
 
   serial(job: string): number {
@@ -78,6 +82,15 @@ class SqliteStateStore implements StateStore {
   }
   unlink(job: string, kind: 'user' | 'group', sourceId: string): void {
     this.links.unlink(job, kind, sourceId);
+  }
+  getVerifiedNoop(job: string): VerifiedNoop | undefined {
+    return this.verified.get(job);
+  }
+  setVerifiedNoop(job: string, key: string, warnings: readonly ReadWarning[]): void {
+    this.verified.set(job, key, warnings, new Date());
+  }
+  clearVerifiedNoop(job: string): void {
+    this.verified.clear(job);
   }
   acquireLock(job: string): () => void {
     return this.locks.acquire(job);

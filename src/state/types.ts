@@ -1,3 +1,4 @@
+import type { ReadWarning } from '../core/connector.js';
 import type { Link, Links } from '../plan/types.js';
 
 export type RunTrigger = 'manual' | 'apply' | 'schedule' | 'dry-run';
@@ -29,6 +30,16 @@ export interface LockInfo {
   acquiredAt: string;
 }
 
+/** A full comparison that found nothing to do, recorded so identical inputs need not be read again. */
+export interface VerifiedNoop {
+  /** Hash of every input of that comparison; the engine computes it, state only stores it. */
+  key: string;
+  /** The warnings that comparison's plan carried, shown again when it is reused. */
+  warnings: ReadWarning[];
+  /** ISO time of the comparison. */
+  verifiedAt: string;
+}
+
 /**
  * The engine's persistent memory, in one SQLite file. Every mutating call commits before it
  * returns, so a crash loses at most the write in flight (which the next run re-discovers through
@@ -49,6 +60,14 @@ export interface StateStore {
   /** Update only the fingerprint (after an update was written). */
   setFingerprint(job: string, kind: 'user' | 'group', sourceId: string, fingerprint: string | null): void;
   unlink(job: string, kind: 'user' | 'group', sourceId: string): void;
+  /** The job's last verified no-op comparison, if one is recorded. */
+  getVerifiedNoop(job: string): VerifiedNoop | undefined;
+  /**
+   * Record (replace) the job's verified no-op. The key must include the job's serial, so any
+   * link change (link, linkMany, setFingerprint, unlink) invalidates it without a write here.
+   */
+  setVerifiedNoop(job: string, key: string, warnings: readonly ReadWarning[]): void;
+  clearVerifiedNoop(job: string): void;
   /** Throws LockHeldError naming the holder. A lock left by a dead process on this host is taken over. */
   acquireLock(job: string): () => void;
   readLock(job: string): LockInfo | undefined;

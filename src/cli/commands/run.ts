@@ -14,12 +14,14 @@ import { UsageError } from '../../core/errors.js';
 export interface RunFlags {
   dryRun?: boolean;
   allowDeletes?: boolean;
+  full?: boolean;
   detailedExitcode?: boolean;
 }
 
 export interface PlanFlags {
   out?: string;
   allowDeletes?: boolean;
+  full?: boolean;
   detailedExitcode?: boolean;
 }
 
@@ -37,7 +39,7 @@ export async function planCommand(jobs: string[], flags: PlanFlags, global: Glob
     const plans: Plan[] = [];
     for (const name of names) {
       try {
-        const plan = await planJobRun(ctx, name, Boolean(flags.allowDeletes));
+        const plan = await planJobRun(ctx, name, { allowDeletes: Boolean(flags.allowDeletes), full: Boolean(flags.full) });
         plans.push(plan);
         if (!output.json) printPlan(output, plan);
         if (plan.heldBack.length > 0) code = worst(code, EXIT.heldBack);
@@ -61,7 +63,7 @@ export async function planCommand(jobs: string[], flags: PlanFlags, global: Glob
 
 /** `run [job…]`: plan and apply each job in turn; one job's failure does not stop the others. */
 export async function runCommand(jobs: string[], flags: RunFlags, global: GlobalOptions, output: Output): Promise<ExitCode> {
-  if (flags.dryRun) return planCommand(jobs, { allowDeletes: flags.allowDeletes, detailedExitcode: flags.detailedExitcode }, global, output);
+  if (flags.dryRun) return planCommand(jobs, { allowDeletes: flags.allowDeletes, full: flags.full, detailedExitcode: flags.detailedExitcode }, global, output);
   const ctx = await openContext(global, output);
   try {
     let code: ExitCode = EXIT.ok;
@@ -69,7 +71,7 @@ export async function runCommand(jobs: string[], flags: RunFlags, global: Global
     for (const name of selectJobs(ctx.config, jobs)) {
       const progress = progressReporter(output, `applying ${name}`);
       try {
-        const result = await runJob(ctx, name, { allowDeletes: Boolean(flags.allowDeletes), trigger: 'manual', onProgress: progress });
+        const result = await runJob(ctx, name, { allowDeletes: Boolean(flags.allowDeletes), full: Boolean(flags.full), trigger: 'manual', onProgress: progress });
         progress.end();
         outcomes.push(result);
         if (!output.json) printOutcome(output, result);
@@ -163,6 +165,6 @@ function outcomeJson(result: JobOutcome): unknown {
     plan: JSON.parse(renderPlanJson(result.plan)) as unknown,
     applied: result.apply?.counts ?? {},
     errors: result.apply?.errors ?? [],
-    heldBack: result.plan.heldBack.length,
+    heldBack: result.plan.summary.heldBack,
   };
 }
