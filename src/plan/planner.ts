@@ -907,7 +907,9 @@ function sortHeld(held: Change[]): Change[] {
 }
 
 function summarize(changes: readonly Change[], heldBack: readonly Change[]): PlanSummary {
-  const summary: PlanSummary = { create: 0, update: 0, remove: 0, memberships: 0, heldBack: heldBack.length };
+  // Held-back membership removals ride along with their people; only objects are counted.
+  const heldObjects = heldBack.filter((c) => c.kind !== 'remove-members').length;
+  const summary: PlanSummary = { create: 0, update: 0, remove: 0, memberships: 0, heldBack: heldObjects };
   const created = new Set<string>();
   const updated = new Set<string>();
   for (const c of changes) {

@@ -32,7 +32,7 @@ export function renderPlanText(plan: Plan, opts: RenderTextOptions): string {
 
 function render(plan: Plan, verbose: boolean): string {
   const lines: string[] = [];
-  lines.push(...renderChanges(plan.changes, verbose));
+  append(lines, renderChanges(plan.changes, verbose));
 
   if (plan.warnings.length > 0) {
     if (lines.length > 0) lines.push('');
@@ -42,15 +42,20 @@ function render(plan: Plan, verbose: boolean): string {
 
   if (plan.heldBack.length > 0) {
     if (lines.length > 0) lines.push('');
-    const n = plan.heldBack.length;
+    const n = plan.summary.heldBack;
     lines.push(kleur.bold(`Held back (${n} removal${n === 1 ? '' : 's'} not applied):`));
     if (plan.holdReason) lines.push(`  ${plan.holdReason}`);
-    lines.push(...renderChanges(plan.heldBack, verbose));
+    append(lines, renderChanges(plan.heldBack, verbose));
   }
 
   if (plan.changes.length === 0 && plan.heldBack.length === 0) {
     if (lines.length > 0) lines.push('');
-    lines.push('No changes. Target is in sync.');
+    // Both lines start with "No changes." so scripts looking for it match either.
+    lines.push(
+      plan.unchangedSince === undefined
+        ? 'No changes. Target is in sync.'
+        : `No changes. Source and target are unchanged since they were last compared in full (${plan.unchangedSince}).`,
+    );
     return `${lines.join('\n')}\n`;
   }
 
@@ -76,7 +81,7 @@ function renderChanges(changes: readonly Change[], verbose: boolean): string[] {
       block = { adds: [], removes: [], ref: c.group };
       memberBlocks.set(key, block);
     }
-    (c.kind === 'add-members' ? block.adds : block.removes).push(...c.members);
+    append(c.kind === 'add-members' ? block.adds : block.removes, c.members);
   }
   const shown = new Set<string>();
 
@@ -109,7 +114,7 @@ function renderChanges(changes: readonly Change[], verbose: boolean): string[] {
         const key = groupKey(c.group);
         if (shown.has(key)) break;
         shown.add(key);
-        lines.push(...renderMembers(memberBlocks.get(key)!, verbose));
+        append(lines, renderMembers(memberBlocks.get(key)!, verbose));
         break;
       }
     }
@@ -147,4 +152,9 @@ function groupKey(ref: ObjectRef): string {
 export function formatValue(value: unknown): string {
   if (value === undefined || value === null) return '(unset)';
   return JSON.stringify(value);
+}
+
+/** push(...items) passes every item as an argument and overflows the stack at ~100k items. */
+function append<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
 }

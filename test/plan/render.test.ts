@@ -57,6 +57,24 @@ describe('renderPlanText', () => {
     expect(renderPlanText(planJob(input()), { color: false })).toBe('No changes. Target is in sync.\n');
   });
 
+  it('says why an unread plan is empty, still starting with "No changes.", and keeps it through JSON', () => {
+    const plan: Plan = {
+      ...planJob(input()),
+      warnings: [{ code: 'duplicate-id', message: 'id 7 twice', where: 'hr.csv:3' }],
+      unchangedSince: '2026-01-02T03:04:05.000Z',
+    };
+    expect(renderPlanText(plan, { color: false })).toBe(
+      [
+        'Warnings:',
+        '  ! duplicate-id: id 7 twice (hr.csv:3)',
+        '',
+        'No changes. Source and target are unchanged since they were last compared in full (2026-01-02T03:04:05.000Z).',
+        '',
+      ].join('\n'),
+    );
+    expect(parsePlanJson(renderPlanJson(plan)).unchangedSince).toBe('2026-01-02T03:04:05.000Z');
+  });
+
   it('shows warnings and held-back removals with the reason', () => {
     const src = [1, 2, 3].map((i) => user({ id: `${i}`, userName: `u${i}` }));
     const plan = planJob(
@@ -147,5 +165,15 @@ describe('plan JSON', () => {
     (plan.changes as Record<string, unknown>[])[0]!.kind = 'explode-user';
     delete plan.job;
     expect(() => parsePlanJson(JSON.stringify(plan))).toThrow(/malformed plan file:[\s\S]*job[\s\S]*changes\.0\.kind/);
+  });
+});
+
+describe('renderPlanText at scale', () => {
+  it('renders a 150k-change plan without overflowing the stack', () => {
+    const users = Array.from({ length: 150_000 }, (_, i) => user({ id: `u${i}`, userName: `u${i}@example.com` }));
+    const plan = planJob(input({ sourceUsers: users, sourceGroups: [group('G', 'All', users.map((u) => ({ type: 'User' as const, value: u.id })))] }));
+    const text = renderPlanText(plan, { color: false });
+    expect(text).toContain('+ create user u99999@example.com');
+    expect(text).toContain('Plan: 150001 to create');
   });
 });
