@@ -1,13 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, errorMessage, InputError, ScimSyncError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
-import { historyCommand, statusCommand } from './commands/history.js';
-import { applyCommand, planCommand, runCommand } from './commands/run.js';
-import { validateCommand } from './commands/validate.js';
+import { TOOL_VERSION } from '../engine/tool-version.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { createOutput, type GlobalOptions, type Output, type Streams } from './output.js';
 
-const VERSION = '0.1.0';
+
+// Commands are imported when they run: `--help`, `--version` and a typo'd flag should not pay
+// for loading zod, SQLite and every connector.
 
 /**
  * The CLI entry point. Returns the exit code instead of exiting, so tests can call it and so this
@@ -26,7 +26,7 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
   program
     .name('scim-sync')
     .description('Keep users and groups in step between identity systems (CSV, SCIM 2.0, LDAP/AD, embedded directory).')
-    .version(VERSION)
+    .version(TOOL_VERSION ?? 'unknown')
     .option('-c, --config <path>', 'configuration file (default: found by searching scim-sync.config.yaml, .scim-syncrc.yaml, …)')
     .option('--state <path>', 'SQLite state file (overrides `state` in the configuration)')
     .option('--json', 'machine-readable JSON output on stdout')
@@ -47,7 +47,8 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
     .option('--dry-run', 'show the plan, change nothing (same as `plan`)')
     .option('--allow-deletes', 'apply removals even when they exceed deletes.maxCount / maxPercent')
     .option('--detailed-exitcode', 'exit 2 when changes were applied, 0 when none were needed')
-    .action(action((jobs: string[], flags: Record<string, boolean>) => runCommand(jobs, flags, globals(), out())));
+    .option('--full', 'compare in full even when source and target are unchanged')
+    .action(action(async (jobs: string[], flags: Record<string, boolean>) => (await import('./commands/run.js')).runCommand(jobs, flags, globals(), out())));
 
   program
     .command('plan')
@@ -56,24 +57,25 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
     .option('-o, --out <file>', 'save the plan (JSON) to apply later with `scim-sync apply`')
     .option('--allow-deletes', 'plan removals even when they exceed the thresholds')
     .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none')
-    .action(action((jobs: string[], flags: Record<string, string | boolean>) => planCommand(jobs, flags, globals(), out())));
+    .option('--full', 'compare in full even when source and target are unchanged')
+    .action(action(async (jobs: string[], flags: Record<string, string | boolean>) => (await import('./commands/run.js')).planCommand(jobs, flags, globals(), out())));
 
   program
     .command('apply')
     .description('apply a plan saved with `plan --out`; refuses a plan made before state changed')
     .argument('<plan-file>', 'the saved plan')
-    .action(action((file: string) => applyCommand(file, globals(), out())));
+    .action(action(async (file: string) => (await import('./commands/run.js')).applyCommand(file, globals(), out())));
 
   program
     .command('validate')
     .description('check the configuration and connect to every connector')
     .option('--no-connect', 'check the configuration only')
-    .action(action((flags: { connect: boolean }) => validateCommand(flags, globals(), out())));
+    .action(action(async (flags: { connect: boolean }) => (await import('./commands/validate.js')).validateCommand(flags, globals(), out())));
 
   program
     .command('status')
     .description("show each job's last run and whether one is running")
-    .action(action(() => statusCommand(globals(), out())));
+    .action(action(async () => (await import('./commands/history.js')).statusCommand(globals(), out())));
 
   program
     .command('history')
@@ -84,7 +86,7 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
       if (!Number.isInteger(n) || n < 1) throw new CommanderError(1, 'scim-sync.limit', `--limit: expected a positive integer, got "${v}"`);
       return n;
     }))
-    .action(action((job: string | undefined, flags: { limit: number }) => historyCommand(job, flags, globals(), out())));
+    .action(action(async (job: string | undefined, flags: { limit: number }) => (await import('./commands/history.js')).historyCommand(job, flags, globals(), out())));
 
   const started = Date.now();
   try {
