@@ -14,6 +14,9 @@ export const embeddedConnector = defineConnector<EmbeddedConfig>({
   type: 'embedded',
   description: 'Directory kept in the scim-sync state file (the default target, and what `serve` exposes)',
   capabilities: { read: true, write: true, nestedGroups: true, deactivate: true, delete: true, delta: false },
+  // Concurrent writes share one SQLite commit (see WriteBatcher), so the batch size is the
+  // concurrency: 100k creates took ~22 s at 8 and ~17 s at 64.
+  defaultConcurrency: 64,
   configSchema: embeddedConfigSchema,
   create(config: EmbeddedConfig, ctx: ConnectorContext): Connector {
     let store: DirectoryStore | undefined;

@@ -339,8 +339,8 @@ function toJobConfig(name: string, d: JobSchemaOutput): JobConfig {
     mapping: { users: d.mapping.users as Record<string, MappingValue>, groups: { ...d.mapping.groups } },
     deletes: { ...d.deletes },
     errorBudget: d.errorBudget,
-    concurrency: d.concurrency,
   };
+  if (d.concurrency !== undefined) job.concurrency = d.concurrency;
   if (d.schedule !== undefined) job.schedule = d.schedule;
   return job;
 }

@@ -84,7 +84,7 @@ export const jobSchema = z.strictObject({
     .prefault({}),
   deletes: deletesSchema.prefault({}),
   errorBudget: z.int({ error: COUNT }).min(0, { error: COUNT }).default(50),
-  concurrency: z.int({ error: CONCURRENCY }).min(1, { error: CONCURRENCY }).max(64, { error: CONCURRENCY }).default(8),
+  concurrency: z.int({ error: CONCURRENCY }).min(1, { error: CONCURRENCY }).max(64, { error: CONCURRENCY }).optional(),
 });
 
 export type JobSchemaOutput = z.output<typeof jobSchema>;

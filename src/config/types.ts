@@ -31,8 +31,8 @@ export interface JobConfig {
   deletes: { mode: DeleteMode; maxCount: number; maxPercent: number };
   /** Stop the run after this many failed changes. */
   errorBudget: number;
-  /** Parallel remote calls within a phase. */
-  concurrency: number;
+  /** Parallel writes within a phase; unset means the target connector's default. */
+  concurrency?: number;
 }
 
 export interface ConnectorConfig {

@@ -134,6 +134,11 @@ export interface ConnectorDefinition<C = unknown> {
   capabilities: Capabilities;
   /** Validates the connector's YAML block (everything but `type`). Unknown keys must be rejected. */
   configSchema: z.ZodType<C>;
+  /**
+   * Writes in flight when a job does not set `concurrency`. Remote targets want few (rate
+   * limits); a local target batches concurrent writes into one commit, so more is faster.
+   */
+  defaultConcurrency?: number;
   /** Names of config keys that hold secrets, redacted wherever config is shown. */
   secretKeys?: readonly string[];
   create(config: C, ctx: ConnectorContext): Connector;

@@ -14,6 +14,9 @@ import { prepareSource } from './prepare-source.js';
 import { readSnapshot } from './read.js';
 import { TOOL_VERSION } from './tool-version.js';
 
+/** For targets that do not say what suits them: polite to a remote server. */
+const DEFAULT_CONCURRENCY = 8;
+
 export interface EngineContext {
   config: LoadedConfig;
   state: StateStore;
@@ -293,7 +296,7 @@ async function withJobRun(
       plan,
       writer,
       state: ctx.state,
-      concurrency: job.concurrency,
+      concurrency: job.concurrency ?? target.definition.defaultConcurrency ?? DEFAULT_CONCURRENCY,
       errorBudget: job.errorBudget,
       signal: opts.signal,
       onProgress: opts.onProgress,

@@ -249,7 +249,6 @@ describe('jobs', () => {
       mapping: { users: {}, groups: {} },
       deletes: { mode: 'deactivate', maxCount: 500, maxPercent: 10 },
       errorBudget: 50,
-      concurrency: 8,
     });
   });
 
