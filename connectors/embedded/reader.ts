@@ -1,6 +1,7 @@
 import { USER_ATTRIBUTES } from '../../src/core/attributes.js';
 import type { UserAttribute } from '../../src/core/attributes.js';
 import type { DirectoryReader } from '../../src/core/connector.js';
+import { arrayListing } from '../../src/core/listing.js';
 import type { DirectoryStore } from './store.js';
 
 /**
@@ -9,31 +10,12 @@ import type { DirectoryStore } from './store.js';
  */
 const ATTRIBUTES: readonly UserAttribute[] = USER_ATTRIBUTES.filter((a) => a !== 'externalId');
 
-/**
- * Hands out a listing taken in one query on the first `next()`, so it is one consistent snapshot.
- * `.all()` rather than `.iterate()` in the store: an open iterator keeps the connection busy. A
- * plain iterator rather than an async generator: the generator's extra awaits per item are
- * measurable at 100k users.
- */
-function listing<T>(take: () => readonly T[]): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<T> {
-      let items: readonly T[] | undefined;
-      let i = 0;
-      return {
-        async next(): Promise<IteratorResult<T>> {
-          items ??= take();
-          return i < items.length ? { value: items[i++]!, done: false } : { value: undefined, done: true };
-        },
-      };
-    },
-  };
-}
-
+// Listings are taken in one query on the first next(), so each is one consistent snapshot;
+// `.all()` rather than `.iterate()` in the store, since an open iterator keeps the connection busy.
 export function createReader(store: () => DirectoryStore): DirectoryReader {
   return {
-    listUsers: () => listing(() => store().allUsers()),
-    listGroups: () => listing(() => store().allGroups()),
+    listUsers: () => arrayListing(() => store().allUsers()),
+    listGroups: () => arrayListing(() => store().allGroups()),
     userAttributes: () => ATTRIBUTES,
     snapshotToken: async () => store().contentToken(),
   };

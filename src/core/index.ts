@@ -4,3 +4,4 @@ export * from './connector.js';
 export * from './errors.js';
 export * from './logger.js';
 export * from './secrets.js';
+export * from './listing.js';
