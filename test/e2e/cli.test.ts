@@ -159,6 +159,30 @@ describe('scim-sync run / plan / apply (CSV → embedded directory)', () => {
     expect((await runCli(['run', 'hr'], { cwd: dir })).code).toBe(0);
   });
 
+  it('two real processes: the second run of a job exits 4 naming the first, then the job converges', async () => {
+    // Big enough, one write at a time, that the first run is still applying when the second starts.
+    const dir = await setup(people(6000), { concurrency: 1 });
+    const statePath = join(dir, 'state.db');
+    const first = spawn(process.execPath, [bin, 'run', 'hr', '--quiet'], { cwd: dir, stdio: 'ignore', env: { ...process.env } });
+    const firstDone = new Promise<number>((r) => first.on('close', (code) => r(code ?? -1)));
+    // Wait until the first run holds the lock (it takes it before reading).
+    const state = openState(statePath);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!state.readLock('hr') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(state.readLock('hr')?.pid).toBe(first.pid);
+    } finally {
+      state.close();
+    }
+    const second = await runCli(['run', 'hr'], { cwd: dir });
+    expect(second.code).toBe(4);
+    expect(second.stderr).toContain(`pid ${first.pid}`);
+    expect(await firstDone).toBe(0);
+    const after = await runCli(['run', 'hr', '--detailed-exitcode'], { cwd: dir });
+    expect(after.code).toBe(0);
+    expect((await readDirectory(statePath)).users).toHaveLength(6000);
+  });
+
   it('status and history show the last runs', async () => {
     const dir = await setup(people(2));
     await runCli(['run'], { cwd: dir });
