@@ -1,0 +1,89 @@
+import { defineConnector } from '../../src/core/connector.js';
+import type { CheckResult, Connector, ConnectorContext } from '../../src/core/connector.js';
+import { errorMessage } from '../../src/core/errors.js';
+import { describeServiceProviderConfig, parseServiceProviderConfig } from '../../src/scim/service-provider.js';
+import type { ServiceProviderConfig } from '../../src/scim/service-provider.js';
+import { parseListResponse } from '../../src/scim/schemas.js';
+import { ScimClient } from './client.js';
+import type { ClientOptions } from './client.js';
+import { SCIM_SECRET_KEYS, scimConfigSchema } from './config.js';
+import type { ScimConfig } from './config.js';
+import { createReader } from './reader.js';
+import { createWriter } from './writer.js';
+
+export { scimConfigSchema, type ScimConfig } from './config.js';
+
+/** Connections when neither the connector nor the job says: also the definition's default concurrency. */
+const DEFAULT_CONCURRENCY = 8;
+
+/** Test seams: fake clocks and sleeps. Not part of the YAML config. */
+export type ScimTestHooks = Pick<ClientOptions, 'sleep' | 'random' | 'now'>;
+
+export function createScimConnector(config: ScimConfig, ctx: ConnectorContext, hooks: ScimTestHooks = {}): Connector {
+  const client = new ScimClient(config, {
+    logger: ctx.logger,
+    configDir: ctx.configDir,
+    connections: config.concurrency ?? DEFAULT_CONCURRENCY,
+    ...hooks,
+  });
+
+  // Read once per connector instance (one run): the answer does not change within a run.
+  let discovering: Promise<ServiceProviderConfig | undefined> | undefined;
+  const discover = () =>
+    (discovering ??= client
+      .request('GET', '/ServiceProviderConfig', { object: 'read /ServiceProviderConfig' })
+      .then((res) => parseServiceProviderConfig(res.body))
+      .catch((err: unknown) => {
+        ctx.logger.warn(`SCIM ${config.baseUrl}: cannot read /ServiceProviderConfig (${errorMessage(err)}); assuming PATCH support`);
+        return undefined;
+      }));
+
+  const updateMethod = async (): Promise<'patch' | 'put'> => {
+    if (config.updateMethod !== 'auto') return config.updateMethod;
+    // Without a readable document, PATCH: nearly every server supports it, and one that does not
+    // answers with a clear error rather than a wrong write.
+    const spc = await discover();
+    return spc === undefined || spc.patch ? 'patch' : 'put';
+  };
+
+  return {
+    reader: createReader(client, ctx, { pageSize: config.pageSize }),
+    writer: createWriter(client, { memberBatchSize: config.memberBatchSize, memberRemoveStyle: config.memberRemoveStyle, updateMethod }),
+    async check(): Promise<CheckResult> {
+      const details = [`SCIM server ${config.baseUrl}`];
+      let ok = true;
+      try {
+        const res = await client.request('GET', '/ServiceProviderConfig', { object: 'read /ServiceProviderConfig' });
+        details.push(...describeServiceProviderConfig(parseServiceProviderConfig(res.body)).map((d) => `  ${d}`));
+      } catch (err) {
+        details.push(`  /ServiceProviderConfig unreadable: ${errorMessage(err)}`);
+      }
+      const method = config.updateMethod === 'auto' ? await updateMethod() : config.updateMethod;
+      details.push(`  updates sent as ${method.toUpperCase()}`);
+      // Counting proves the credentials can read, which the (often public) config document does not.
+      for (const endpoint of ['/Users', '/Groups'] as const) {
+        try {
+          const res = await client.request('GET', endpoint, { object: `count ${endpoint}`, query: { startIndex: 1, count: 1 } });
+          const total = parseListResponse(res.body).totalResults;
+          details.push(`  ${endpoint}: ${total !== undefined ? `${total} resources` : 'readable (no totalResults given)'}`);
+        } catch (err) {
+          ok = false;
+          details.push(`  ${endpoint}: ${errorMessage(err)}`);
+        }
+      }
+      return { ok, details };
+    },
+    close: () => client.close(),
+  };
+}
+
+export const scimConnector = defineConnector<ScimConfig>({
+  type: 'scim',
+  description: 'SCIM 2.0 server (RFC 7643/7644): source and target',
+  capabilities: { read: true, write: true, nestedGroups: true, deactivate: true, delete: true, delta: false },
+  // Remote targets rate-limit; 8 keeps a typical SaaS endpoint below its limits while hiding latency.
+  defaultConcurrency: DEFAULT_CONCURRENCY,
+  configSchema: scimConfigSchema,
+  secretKeys: SCIM_SECRET_KEYS,
+  create: (config: ScimConfig, ctx: ConnectorContext) => createScimConnector(config, ctx),
+});

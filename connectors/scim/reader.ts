@@ -1,0 +1,140 @@
+import { USER_ATTRIBUTES } from '../../src/core/attributes.js';
+import type { UserAttribute } from '../../src/core/attributes.js';
+import type { ConnectorContext, DirectoryReader, SourceGroup, SourceUser } from '../../src/core/connector.js';
+import { ConnectorError, RemoteError, errorMessage } from '../../src/core/errors.js';
+import { ScimFormatError, fromScimGroup, fromScimUser, parseListResponse } from '../../src/scim/schemas.js';
+import type { ScimClient } from './client.js';
+
+/**
+ * externalId is excluded: on a SCIM target it is the anchor a provisioning job wrote, not an
+ * attribute this server owns and could pass on as a source.
+ */
+const ATTRIBUTES: readonly UserAttribute[] = USER_ATTRIBUTES.filter((a) => a !== 'externalId');
+
+/** Pages in a row that add no new id before a listing whose total is not reached is declared broken. */
+const MAX_STALE_PAGES = 3;
+/** Last-resort bound when the server gives no totalResults: 100 M objects at one per page. */
+const MAX_PAGES_WITHOUT_TOTAL = 100_000_000;
+
+export interface PagingOptions {
+  endpoint: '/Users' | '/Groups';
+  kind: 'users' | 'groups';
+  pageSize: number;
+  query?: Record<string, string>;
+}
+
+/**
+ * Every resource of an endpoint, page by page (`startIndex`/`count`, RFC 7644 §3.4.2.4).
+ *
+ * The listing is complete or it throws, since a missing object would be planned as a delete.
+ * Servers get paging wrong in many ways, so the only thing trusted is the ids actually received:
+ * - `startIndex` advances by the number of resources received, not by `count` or `itemsPerPage`
+ *   (servers cap pages below `count`, ignore it, or echo a wrong `itemsPerPage`);
+ * - duplicates across pages (a repeated page, an object moving while we page) are dropped by id;
+ * - the listing ends on an empty page; on a page adding no new id when the total is reached or
+ *   unknown; or on a page not of the asked size once `totalResults` ids were seen (saving the extra request);
+ * - pages adding nothing while fewer than `totalResults` ids were seen are tolerated a few times
+ *   (a repeated page), then the read fails: the server is not paging and the rest is unreachable;
+ * - an empty page before `totalResults` is reached ends the listing with a warning: the server
+ *   said explicitly that nothing follows, and a total counted before deletions is common;
+ * - a page budget derived from `totalResults` (or a huge constant) bounds it all: a server needing
+ *   more pages than the objects it claims is broken, and failing is safe where guessing is not.
+ */
+export function listResources<T extends { id: string }>(
+  client: ScimClient,
+  opts: PagingOptions,
+  parse: (json: unknown) => T,
+  ctx: Pick<ConnectorContext, 'name' | 'warn'>,
+): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const seen = new Set<string>();
+      let buffer: T[] = [];
+      let i = 0;
+      let startIndex = 1;
+      let pages = 0;
+      let stale = 0;
+      let total: number | undefined;
+      let done = false;
+
+      const fail = (message: string): never => {
+        throw new ConnectorError(ctx.name, `listing ${opts.kind} from ${opts.endpoint}: ${message}`);
+      };
+
+      const fetchPage = async (): Promise<void> => {
+        const maxPages = total !== undefined ? total + MAX_STALE_PAGES + 1 : MAX_PAGES_WITHOUT_TOTAL;
+        if (pages >= maxPages) fail(`no end after ${pages} pages (server reports ${total ?? 'no'} totalResults); listing is incomplete`);
+        pages++;
+        const where = `startIndex=${startIndex}`;
+        let json: unknown;
+        try {
+          json = (await client.request('GET', opts.endpoint, { object: `list ${opts.kind}`, query: { ...opts.query, startIndex, count: opts.pageSize } })).body;
+        } catch (err) {
+          if (err instanceof RemoteError) fail(`${where}: ${err.detail}`);
+          throw err;
+        }
+        let items: T[];
+        try {
+          const page = parseListResponse(json);
+          // The latest total wins: it may change while we page, and later answers are fresher.
+          if (page.totalResults !== undefined) total = page.totalResults;
+          items = page.resources.map(parse);
+        } catch (err) {
+          if (err instanceof ScimFormatError) fail(`${where}: ${errorMessage(err)}`);
+          throw err;
+        }
+        const fresh = items.filter((item) => !seen.has(item.id) && (seen.add(item.id), true));
+        buffer = fresh;
+        i = 0;
+        if (items.length === 0) {
+          done = true;
+          if (total !== undefined && seen.size < total) {
+            ctx.warn({
+              code: 'scim-total-mismatch',
+              message: `${opts.endpoint} reported totalResults ${total} but listed ${seen.size}; the listing ended with an empty page`,
+            });
+          }
+          return;
+        }
+        startIndex += items.length;
+        const reached = total === undefined || seen.size >= total;
+        if (fresh.length === 0) {
+          if (reached) {
+            done = true;
+            return;
+          }
+          if (++stale >= MAX_STALE_PAGES) {
+            fail(`${stale} pages in a row repeated earlier objects with ${seen.size} of ${total} listed; the server does not page reliably`);
+          }
+          return;
+        }
+        stale = 0;
+        // A page of a size other than asked, once the total is reached, is the last one (short: the
+        // end; longer: the server ignores `count` and sent the rest).
+        if (total !== undefined && seen.size >= total && items.length !== opts.pageSize) done = true;
+      };
+
+      return {
+        async next(): Promise<IteratorResult<T>> {
+          while (i >= buffer.length) {
+            if (done) return { value: undefined, done: true };
+            await fetchPage();
+          }
+          return { value: buffer[i++]!, done: false };
+        },
+      };
+    },
+  };
+}
+
+export interface ReaderOptions {
+  pageSize: number;
+}
+
+export function createReader(client: ScimClient, ctx: Pick<ConnectorContext, 'name' | 'warn'>, opts: ReaderOptions): DirectoryReader {
+  return {
+    listUsers: () => listResources<SourceUser>(client, { endpoint: '/Users', kind: 'users', pageSize: opts.pageSize }, fromScimUser, ctx),
+    listGroups: () => listResources<SourceGroup>(client, { endpoint: '/Groups', kind: 'groups', pageSize: opts.pageSize }, fromScimGroup, ctx),
+    userAttributes: () => ATTRIBUTES,
+  };
+}
