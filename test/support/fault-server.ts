@@ -270,10 +270,32 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
         }
         continue;
       }
-      if (kind === 'remove') delete r[path];
-      else r[path] = op.value;
+      setAttribute(r, path, kind === 'remove' ? undefined : op.value);
     }
     return undefined;
+  }
+
+  /**
+   * Write `path` as RFC 7644 §3.10 reads it: `name.givenName` is a sub-attribute, and a URN prefix
+   * (`urn:…:enterprise:2.0:User:manager`) names the extension object the attribute lives in.
+   */
+  function setAttribute(r: ScimRecord, path: string, value: unknown): void {
+    let target: ScimRecord = r;
+    let rest = path;
+    const urn = /^(urn:[^ ]+):([^:]+)$/.exec(path);
+    if (urn) {
+      if (!isRecord(r[urn[1]!])) r[urn[1]!] = {};
+      target = r[urn[1]!] as ScimRecord;
+      rest = urn[2]!;
+    }
+    const parts = rest.split('.');
+    for (const part of parts.slice(0, -1)) {
+      if (!isRecord(target[part])) target[part] = {};
+      target = target[part] as ScimRecord;
+    }
+    const leaf = parts[parts.length - 1]!;
+    if (value === undefined) delete target[leaf];
+    else target[leaf] = value;
   }
 
   async function readBody(req: IncomingMessage): Promise<unknown> {
