@@ -1,6 +1,6 @@
 import type { UserAttribute } from '../core/attributes.js';
 import type { DirectoryWriter } from '../core/connector.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, RemoteError } from '../core/errors.js';
 import type { MemberRef, UserInput } from '../core/model.js';
 import { redact } from '../core/secrets.js';
 import type { Change, ObjectRef, Plan } from '../plan/types.js';
@@ -123,7 +123,7 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
         return;
       }
       case 'delete-user': {
-        await writer.deleteUser(resolve(change.ref));
+        await alreadyGoneIsDone(() => writer.deleteUser(resolve(change.ref)));
         if (change.ref.sourceId !== undefined) state.unlink(job, 'user', change.ref.sourceId);
         return;
       }
@@ -148,7 +148,7 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
         return;
       }
       case 'delete-group': {
-        await writer.deleteGroup(resolve(change.ref));
+        await alreadyGoneIsDone(() => writer.deleteGroup(resolve(change.ref)));
         if (change.ref.sourceId !== undefined) state.unlink(job, 'group', change.ref.sourceId);
         return;
       }
@@ -225,6 +225,18 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   }
 
   return { results, counts, errors, stoppedByBudget, interrupted };
+}
+
+/**
+ * A delete answered 404 reached its goal: the object is gone (someone removed it between plan and
+ * apply). Treating that as success lets state drop the link instead of failing on every later run.
+ */
+async function alreadyGoneIsDone(remove: () => Promise<void>): Promise<void> {
+  try {
+    await remove();
+  } catch (err) {
+    if (!(err instanceof RemoteError && err.status === 404)) throw err;
+  }
 }
 
 function key(ref: ObjectRef): string {

@@ -119,3 +119,26 @@ describe('applyPlan against the embedded directory and real state', () => {
     expect(state.loadLinks('j').users.get('A')!.targetId).toBe(created.id);
   });
 });
+
+describe('deletes', () => {
+  it('a delete that finds the object already gone (404) counts as done and drops the link', async () => {
+    const first = plan({ sourceUsers: [user({ id: 'A', userName: 'a' }), user({ id: 'B', userName: 'b' })] });
+    await applyPlan({ job: 'j', plan: first, writer: target.writer!, state, concurrency: 1, errorBudget: 10 });
+    const users = await targetUsers();
+    const removal = planJob(
+      input({
+        sourceUsers: [user({ id: 'B', userName: 'b' })],
+        targetUsers: users,
+        userLinks: [...state.loadLinks('j').users.values()],
+        policy: { deletes: { mode: 'delete', maxCount: 10, maxPercent: 100 } },
+      }),
+    );
+    expect(removal.changes.map((c) => c.kind)).toEqual(['delete-user']);
+    // Someone else deletes it between plan and apply.
+    await target.writer!.deleteUser(users.find((u) => u.userName === 'a')!.id);
+    const r = await applyPlan({ job: 'j', plan: removal, writer: target.writer!, state, concurrency: 1, errorBudget: 10 });
+    expect(r.errors).toEqual([]);
+    expect(r.counts).toEqual({ 'delete-user': 1 });
+    expect(state.loadLinks('j').users.has('A')).toBe(false);
+  });
+});
