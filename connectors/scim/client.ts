@@ -7,6 +7,8 @@ import type { Logger } from '../../src/core/logger.js';
 import { redact, registerSecret } from '../../src/core/secrets.js';
 import { describeScimError } from '../../src/scim/errors.js';
 import type { ScimConfig } from './config.js';
+import { AimdLimiter } from './limiter.js';
+import { PROFILES } from './profiles.js';
 
 /**
  * HTTP for the SCIM connector: one keep-alive undici `Pool` per connector, JSON in and out,
@@ -117,6 +119,8 @@ export class ScimClient {
   private tokenLoading: Promise<CachedToken> | undefined;
   private readonly staticAuth: string | undefined;
   private readonly staticAuthHeader: string;
+  /** Requests in flight, lowered while the server answers 429/503 (AIMD). */
+  readonly limiter: AimdLimiter;
   /** Read once: the files are the same for the pool and the token endpoint, and the warning is said once. */
   private readonly tls: TlsConnectOptions;
 
@@ -135,7 +139,8 @@ export class ScimClient {
     this.staticAuthHeader = 'authorization';
     if ('bearer' in auth) {
       registerSecret(auth.bearer);
-      this.staticAuth = `Bearer ${auth.bearer}`;
+      // Some servers want another scheme word (ArkID: `jwt`); the profile says which.
+      this.staticAuth = `${PROFILES[config.profile].authScheme} ${auth.bearer}`;
     } else if ('basic' in auth) {
       registerSecret(auth.basic.password);
       const encoded = Buffer.from(`${auth.basic.username}:${auth.basic.password}`).toString('base64');
@@ -149,6 +154,7 @@ export class ScimClient {
       registerSecret(auth.oauth2.clientSecret);
     }
 
+    this.limiter = new AimdLimiter(opts.connections);
     const connect = (this.tls = this.tlsOptions());
     this.pool = new Pool(this.origin, {
       connections: opts.connections,
@@ -190,7 +196,7 @@ export class ScimClient {
       try {
         const auth = await this.authorization();
         usedToken = auth.token;
-        outcome = { kind: 'response', response: await this.send(method, path, options, auth.header) };
+        outcome = { kind: 'response', response: await this.limited(() => this.send(method, path, options, auth.header)) };
       } catch (err) {
         if (err instanceof RemoteError) throw err;
         outcome = { kind: 'error', err, code: errorCode(err) };
@@ -236,6 +242,19 @@ export class ScimClient {
       }
       const tries = attempt > 1 ? ` after ${attempt} attempts` : '';
       throw new RemoteError(options.object, `${detail}${tries}`, undefined, connectPhase || midFlight);
+    }
+  }
+
+  /** One send under the AIMD limiter; the permit is given back before any backoff wait. */
+  private async limited(send: () => Promise<ScimResponse>): Promise<ScimResponse> {
+    const epoch = await this.limiter.acquire();
+    let outcome: 'ok' | 'pushback' | 'other' = 'other';
+    try {
+      const res = await send();
+      outcome = res.status === 429 || res.status === 503 ? 'pushback' : res.status < 500 ? 'ok' : 'other';
+      return res;
+    } finally {
+      this.limiter.release(epoch, outcome);
     }
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROFILE_NAMES } from './profiles.js';
 
 /**
  * Configuration of a SCIM 2.0 connection. Everything but `baseUrl` and `auth` has a default that
@@ -56,12 +57,16 @@ export const scimConfigSchema = z.strictObject({
     .default(DEFAULT_RETRY),
   /** `count` asked per page when listing. Servers may return fewer; the reader copes. */
   pageSize: positiveInt.max(10_000).default(100),
-  /** Member changes per PATCH request (AWS Identity Center accepts at most 100). */
-  memberBatchSize: positiveInt.max(10_000).default(100),
-  /** How member removals are written: RFC `members[value eq "…"]` paths, or a `value` list. */
-  memberRemoveStyle: z.enum(['filter', 'value']).default('filter'),
-  /** `auto` uses PATCH when /ServiceProviderConfig says it is supported, else PUT. */
-  updateMethod: z.enum(['auto', 'patch', 'put']).default('auto'),
+  /** Known server whose defaults apply (connectors/scim/profiles.ts); explicit keys below win. */
+  profile: z.enum(PROFILE_NAMES).default('generic'),
+  /** Member changes per PATCH request (AWS Identity Center accepts at most 100). Default: the profile's. */
+  memberBatchSize: positiveInt.max(10_000).optional(),
+  /** How member removals are written: RFC `members[value eq "…"]` paths, or a `value` list. Default: the profile's. */
+  memberRemoveStyle: z.enum(['filter', 'value']).optional(),
+  /** `auto` uses PATCH when /ServiceProviderConfig says it is supported, else PUT. Default: the profile's. */
+  updateMethod: z.enum(['auto', 'patch', 'put']).optional(),
+  /** List groups without members, then read each group's members with its own GET. */
+  largeGroups: z.boolean().default(false),
   tls: z
     .strictObject({
       caFile: nonEmpty.optional(),

@@ -8,6 +8,8 @@ import { ScimClient } from './client.js';
 import type { ClientOptions } from './client.js';
 import { SCIM_SECRET_KEYS, scimConfigSchema } from './config.js';
 import type { ScimConfig } from './config.js';
+import { describeResourceTypes, describeSchemas, parseResourceTypes, parseSchemas } from '../../src/scim/discovery.js';
+import { resolveProfile } from './profiles.js';
 import { createReader } from './reader.js';
 import { createWriter } from './writer.js';
 
@@ -20,6 +22,7 @@ const DEFAULT_CONCURRENCY = 8;
 export type ScimTestHooks = Pick<ClientOptions, 'sleep' | 'random' | 'now'>;
 
 export function createScimConnector(config: ScimConfig, ctx: ConnectorContext, hooks: ScimTestHooks = {}): Connector {
+  const settings = resolveProfile(config, (m) => ctx.logger.warn(`SCIM ${config.baseUrl}: ${m}`));
   const client = new ScimClient(config, {
     logger: ctx.logger,
     configDir: ctx.configDir,
@@ -39,7 +42,7 @@ export function createScimConnector(config: ScimConfig, ctx: ConnectorContext, h
       }));
 
   const updateMethod = async (): Promise<'patch' | 'put'> => {
-    if (config.updateMethod !== 'auto') return config.updateMethod;
+    if (settings.updateMethod !== 'auto') return settings.updateMethod;
     // Without a readable document, PATCH: nearly every server supports it, and one that does not
     // answers with a clear error rather than a wrong write.
     const spc = await discover();
@@ -47,18 +50,39 @@ export function createScimConnector(config: ScimConfig, ctx: ConnectorContext, h
   };
 
   return {
-    reader: createReader(client, ctx, { pageSize: config.pageSize }),
-    writer: createWriter(client, { memberBatchSize: config.memberBatchSize, memberRemoveStyle: config.memberRemoveStyle, updateMethod }),
+    reader: createReader(client, ctx, {
+      pageSize: config.pageSize,
+      enterpriseKey: settings.enterpriseKey,
+      largeGroups: config.largeGroups,
+      memberFetchConcurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
+    }),
+    writer: createWriter(client, { memberBatchSize: settings.memberBatchSize, memberRemoveStyle: settings.memberRemoveStyle, updateMethod }),
     async check(): Promise<CheckResult> {
-      const details = [`SCIM server ${config.baseUrl}`];
+      const details = [`SCIM server ${config.baseUrl} (profile ${settings.profile})`];
       let ok = true;
       try {
         const res = await client.request('GET', '/ServiceProviderConfig', { object: 'read /ServiceProviderConfig' });
         details.push(...describeServiceProviderConfig(parseServiceProviderConfig(res.body)).map((d) => `  ${d}`));
       } catch (err) {
+        // The capabilities decide PATCH vs PUT; a server that cannot say is not validated.
+        ok = false;
         details.push(`  /ServiceProviderConfig unreadable: ${errorMessage(err)}`);
       }
-      const method = config.updateMethod === 'auto' ? await updateMethod() : config.updateMethod;
+      // Optional documents (RFC 7644 §4): a 404 means the server does not publish them.
+      const optional = [
+        { path: '/ResourceTypes', describe: (b: unknown) => describeResourceTypes(parseResourceTypes(b)) },
+        { path: '/Schemas', describe: (b: unknown) => describeSchemas(parseSchemas(b)) },
+      ] as const;
+      for (const doc of optional) {
+        try {
+          const res = await client.request('GET', doc.path, { object: `read ${doc.path}`, accept: [404] });
+          details.push(`  ${doc.path}: ${res.status === 404 ? 'not provided (404)' : doc.describe(res.body)}`);
+        } catch (err) {
+          ok = false;
+          details.push(`  ${doc.path} unreadable: ${errorMessage(err)}`);
+        }
+      }
+      const method = await updateMethod();
       details.push(`  updates sent as ${method.toUpperCase()}`);
       // Counting proves the credentials can read, which the (often public) config document does not.
       for (const endpoint of ['/Users', '/Groups'] as const) {

@@ -4,6 +4,8 @@ import type { ConnectorContext, DirectoryReader, SourceGroup, SourceUser } from 
 import { ConnectorError, RemoteError, errorMessage } from '../../src/core/errors.js';
 import { ScimFormatError, fromScimGroup, fromScimUser, parseListResponse } from '../../src/scim/schemas.js';
 import type { ScimClient } from './client.js';
+import { normalizeResource } from './profiles.js';
+import type { ScimProfile } from './profiles.js';
 
 /**
  * externalId is excluded: on a SCIM target it is the anchor a provisioning job wrote, not an
@@ -129,12 +131,67 @@ export function listResources<T extends { id: string }>(
 
 export interface ReaderOptions {
   pageSize: number;
+  /** Profile alias for the enterprise extension key (ArkID: `enterprise_extension`). */
+  enterpriseKey?: ScimProfile['enterpriseKey'];
+  /** List groups with `excludedAttributes=members`, then GET each group's members. */
+  largeGroups?: boolean;
+  /** Member reads in flight at once when `largeGroups` is on. */
+  memberFetchConcurrency?: number;
+}
+
+/**
+ * Groups listed without members, then each group's members read with its own
+ * `GET /Groups/{id}?attributes=members` (portable: filtering on `members.value` is not). Complete
+ * or fail: a group whose members cannot be read fails the listing, and a group missing in the
+ * second read (deleted meanwhile) too, since its members are unknown.
+ */
+function listLargeGroups(client: ScimClient, ctx: Pick<ConnectorContext, 'name' | 'warn'>, opts: ReaderOptions): AsyncIterable<SourceGroup> {
+  const listing = listResources<{ id: string; json: Record<string, unknown> }>(
+    client,
+    { endpoint: '/Groups', kind: 'groups', pageSize: opts.pageSize, query: { excludedAttributes: 'members' } },
+    (json) => ({ id: fromScimGroup(json).id, json: json as Record<string, unknown> }),
+    ctx,
+  );
+  const chunk = Math.max(1, opts.memberFetchConcurrency ?? 8);
+  const withMembers = async (g: { id: string; json: Record<string, unknown> }): Promise<SourceGroup> => {
+    let body: unknown;
+    try {
+      body = (await client.request('GET', `/Groups/${encodeURIComponent(g.id)}`, { object: `read members of group ${g.id}`, query: { attributes: 'members' } })).body;
+    } catch (err) {
+      if (err instanceof RemoteError) throw new ConnectorError(ctx.name, `listing groups from /Groups: members of group ${g.id}: ${err.detail}`);
+      throw err;
+    }
+    const members = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).members : undefined;
+    try {
+      return fromScimGroup({ ...g.json, members: members ?? [] });
+    } catch (err) {
+      if (err instanceof ScimFormatError) throw new ConnectorError(ctx.name, `listing groups from /Groups: members of group ${g.id}: ${errorMessage(err)}`);
+      throw err;
+    }
+  };
+  return {
+    async *[Symbol.asyncIterator]() {
+      let batch: { id: string; json: Record<string, unknown> }[] = [];
+      for await (const g of listing) {
+        batch.push(g);
+        if (batch.length >= chunk) {
+          yield* await Promise.all(batch.map(withMembers));
+          batch = [];
+        }
+      }
+      if (batch.length) yield* await Promise.all(batch.map(withMembers));
+    },
+  };
 }
 
 export function createReader(client: ScimClient, ctx: Pick<ConnectorContext, 'name' | 'warn'>, opts: ReaderOptions): DirectoryReader {
+  const parseUser = opts.enterpriseKey === undefined ? fromScimUser : (json: unknown) => fromScimUser(normalizeResource(json, opts));
   return {
-    listUsers: () => listResources<SourceUser>(client, { endpoint: '/Users', kind: 'users', pageSize: opts.pageSize }, fromScimUser, ctx),
-    listGroups: () => listResources<SourceGroup>(client, { endpoint: '/Groups', kind: 'groups', pageSize: opts.pageSize }, fromScimGroup, ctx),
+    listUsers: () => listResources<SourceUser>(client, { endpoint: '/Users', kind: 'users', pageSize: opts.pageSize }, parseUser, ctx),
+    listGroups: () =>
+      opts.largeGroups
+        ? listLargeGroups(client, ctx, opts)
+        : listResources<SourceGroup>(client, { endpoint: '/Groups', kind: 'groups', pageSize: opts.pageSize }, fromScimGroup, ctx),
     userAttributes: () => ATTRIBUTES,
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { scimConfigSchema } from '../../../connectors/scim/config.js';
+import { PROFILES, PROFILE_NAMES, normalizeResource, resolveProfile } from '../../../connectors/scim/profiles.js';
 
 describe('scim config', () => {
   it('applies defaults and trims the base URL', () => {
@@ -9,9 +10,8 @@ describe('scim config', () => {
       timeouts: { connect: 10_000, headers: 30_000, body: 60_000 },
       retry: { attempts: 5, baseDelay: 500, maxDelay: 30_000 },
       pageSize: 100,
-      memberBatchSize: 100,
-      memberRemoveStyle: 'filter',
-      updateMethod: 'auto',
+      profile: 'generic',
+      largeGroups: false,
     });
   });
 
@@ -37,7 +37,39 @@ describe('scim config', () => {
       { baseUrl: 'https://x', auth: { bearer: 'x' }, tls: { certFile: 'c.pem' } },
       { baseUrl: 'https://x', auth: { bearer: 'x' }, pageSize: 0 },
       { baseUrl: 'https://x', auth: { bearer: '' } },
+      { baseUrl: 'https://x', auth: { bearer: 'x' }, profile: 'azure' },
     ];
     for (const c of bad) expect(scimConfigSchema.safeParse(c).success, JSON.stringify(c)).toBe(false);
+  });
+});
+
+describe('scim profiles', () => {
+  const parse = (extra: Record<string, unknown>) => scimConfigSchema.parse({ baseUrl: 'https://x', auth: { bearer: 'x' }, ...extra });
+
+  it('generic is the default and keeps the RFC behaviour', () => {
+    expect(resolveProfile(parse({}))).toMatchObject({ profile: 'generic', memberBatchSize: 100, updateMethod: 'auto', memberRemoveStyle: 'filter', authScheme: 'Bearer' });
+  });
+
+  it('each profile supplies its data', () => {
+    expect(resolveProfile(parse({ profile: 'aws-identity-center' }))).toMatchObject({ memberBatchSize: 100, memberBatchSizeLimit: 100, updateMethod: 'patch', memberRemoveStyle: 'value' });
+    expect(resolveProfile(parse({ profile: 'entra-compatible' }))).toMatchObject({ updateMethod: 'patch', memberRemoveStyle: 'value' });
+    expect(resolveProfile(parse({ profile: 'arkid' }))).toMatchObject({ authScheme: 'jwt', enterpriseKey: 'enterprise_extension', refKey: 'ref', nullsForUnset: true, childGroupMembers: true });
+    expect(Object.keys(PROFILES).sort()).toEqual([...PROFILE_NAMES].sort());
+  });
+
+  it('explicit keys override the profile, with a warning past a documented limit', () => {
+    const warnings: string[] = [];
+    const s = resolveProfile(parse({ profile: 'aws-identity-center', memberBatchSize: 500, memberRemoveStyle: 'filter', updateMethod: 'put' }), (m) => warnings.push(m));
+    expect(s).toMatchObject({ memberBatchSize: 500, memberRemoveStyle: 'filter', updateMethod: 'put' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('above the 100');
+    expect(resolveProfile(parse({ profile: 'aws-identity-center', memberBatchSize: 50 }), (m) => warnings.push(m)).memberBatchSize).toBe(50);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('renames the enterprise extension alias to its URN, and leaves others alone', () => {
+    const urn = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+    expect(normalizeResource({ id: '1', enterprise_extension: { department: 'R&D' } }, { enterpriseKey: 'enterprise_extension' })).toEqual({ id: '1', [urn]: { department: 'R&D' } });
+    expect(normalizeResource({ id: '1', enterprise_extension: { department: 'R&D' } }, {})).toEqual({ id: '1', enterprise_extension: { department: 'R&D' } });
   });
 });

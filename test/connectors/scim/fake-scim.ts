@@ -63,7 +63,8 @@ export function fakeScim(seed: { users?: Json[]; groups?: Json[] } = {}): FakeSc
         }
         const start = Number(url.searchParams.get('startIndex') ?? 1);
         const count = Number(url.searchParams.get('count') ?? 100);
-        const page = list.slice(start - 1, start - 1 + count);
+        let page = list.slice(start - 1, start - 1 + count);
+        if (url.searchParams.get('excludedAttributes') === 'members') page = page.map(({ members: _m, ...rest }) => rest);
         return sendJson(res, 200, { totalResults: list.length, itemsPerPage: page.length, startIndex: start, Resources: page });
       }
       if (req.method === 'POST') {
@@ -82,6 +83,7 @@ export function fakeScim(seed: { users?: Json[]; groups?: Json[] } = {}): FakeSc
     if (!current) return error(res, 404, `resource ${id} not found`);
     switch (req.method) {
       case 'GET':
+        if (url.searchParams.get('attributes') === 'members') return sendJson(res, 200, { id, members: current.members ?? [] });
         return sendJson(res, 200, current);
       case 'DELETE':
         store.delete(id);
