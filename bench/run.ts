@@ -3,49 +3,18 @@
  * Every figure is printed beside a floor measured in the same run on the same machine (reading and
  * parsing the CSV alone), because absolute times drift between machines and ratios carry over.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { generateHrCsv } from './generate.js';
 import { measureParseFloor } from './floor.js';
+import { root, runCli as runCliIn } from './cli.js';
+import type { CliRun } from './cli.js';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const outDir = join(root, 'bench', 'out');
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const DEPTS = Number(process.env.BENCH_DEPTS ?? 2_000);
 
-interface CliRun {
-  seconds: number;
-  peakRssMb: number;
-  writes: number;
-  counts: Record<string, number>;
-  exitCode: number;
-}
-
-async function runCli(args: string[]): Promise<CliRun> {
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [join(root, 'bin', 'scim-sync.js'), ...args, '--json', '--verbose'], { cwd: outDir });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exitCode: number = await new Promise((res) => child.on('close', (c) => res(c ?? 1)));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const finished = stderr
-    .split('\n')
-    .filter((l) => l.includes('"msg":"finished"'))
-    .map((l) => JSON.parse(l) as { maxRssMb: number })[0];
-  let counts: Record<string, number> = {};
-  try {
-    const outcomes = JSON.parse(stdout) as { applied: Record<string, number> }[];
-    counts = outcomes[0]?.applied ?? {};
-  } catch {
-    throw new Error(`scim-sync ${args.join(' ')} exited ${exitCode} without JSON output:\n${stderr.slice(0, 2000)}`);
-  }
-  const writes = Object.values(counts).reduce((a, b) => a + b, 0);
-  return { seconds, peakRssMb: finished?.maxRssMb ?? NaN, writes, counts, exitCode };
-}
+const runCli = (args: string[]): Promise<CliRun> => runCliIn(outDir, args);
 
 function row(name: string, r: CliRun, floor: number): string {
   return `| ${name} | ${r.seconds.toFixed(2)} s | ${(r.seconds / floor).toFixed(1)}× | ${r.peakRssMb.toFixed(0)} MB | ${r.writes} | ${JSON.stringify(r.counts)} |`;
