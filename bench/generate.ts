@@ -29,3 +29,24 @@ export async function generateHrCsv(path: string, users: number, departments: nu
   out.end();
   await once(out, 'finish');
 }
+
+/** The `hr` CSV connector over ./employees.csv as generateHrCsv writes it, for bench configs. */
+export const BENCH_HR_CONNECTOR_YAML = `  hr:
+    type: csv
+    users:
+      path: ./employees.csv
+      id: employee_id
+      status: { column: status, active: [active] }
+      groups:
+        - { column: department, name: "{{value}}" }
+    mapping:
+      userName: "{{email | lower}}"
+      name.givenName: "{{first_name}}"
+      name.familyName: "{{last_name}}"
+      email: "{{email | lower}}"
+      title: "{{title}}"
+      phone: "{{phone}}"
+      enterprise.department: "{{department}}"
+      enterprise.costCenter: "{{cost_center}}"
+      manager: "{{manager_id}}"
+`;

@@ -5,7 +5,7 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateHrCsv } from './generate.js';
+import { BENCH_HR_CONNECTOR_YAML, generateHrCsv } from './generate.js';
 import { measureParseFloor } from './floor.js';
 import { root, runCli as runCliIn } from './cli.js';
 import type { CliRun } from './cli.js';
@@ -29,25 +29,7 @@ async function main(): Promise<void> {
     join(outDir, 'scim-sync.config.yaml'),
     `state: ./bench.db
 connectors:
-  hr:
-    type: csv
-    users:
-      path: ./employees.csv
-      id: employee_id
-      status: { column: status, active: [active] }
-      groups:
-        - { column: department, name: "{{value}}" }
-    mapping:
-      userName: "{{email | lower}}"
-      name.givenName: "{{first_name}}"
-      name.familyName: "{{last_name}}"
-      email: "{{email | lower}}"
-      title: "{{title}}"
-      phone: "{{phone}}"
-      enterprise.department: "{{department}}"
-      enterprise.costCenter: "{{cost_center}}"
-      manager: "{{manager_id}}"
-jobs:
+${BENCH_HR_CONNECTOR_YAML}jobs:
   bench:
     source: hr
     target: embedded

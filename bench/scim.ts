@@ -18,7 +18,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
-import { generateHrCsv } from './generate.js';
+import { BENCH_HR_CONNECTOR_YAML, generateHrCsv } from './generate.js';
 import { root, runCli } from './cli.js';
 import type { CliRun } from './cli.js';
 import type { BenchServerStats } from './scim-server.js';
@@ -83,25 +83,7 @@ const resetCounts = (s: Server) => control(s, 'POST', '/_bench/reset-counts');
 function configYaml(port: number, concurrency: number): string {
   return `state: ./bench.db
 connectors:
-  hr:
-    type: csv
-    users:
-      path: ./employees.csv
-      id: employee_id
-      status: { column: status, active: [active] }
-      groups:
-        - { column: department, name: "{{value}}" }
-    mapping:
-      userName: "{{email | lower}}"
-      name.givenName: "{{first_name}}"
-      name.familyName: "{{last_name}}"
-      email: "{{email | lower}}"
-      title: "{{title}}"
-      phone: "{{phone}}"
-      enterprise.department: "{{department}}"
-      enterprise.costCenter: "{{cost_center}}"
-      manager: "{{manager_id}}"
-  app:
+${BENCH_HR_CONNECTOR_YAML}  app:
     type: scim
     baseUrl: http://127.0.0.1:${port}/scim/v2
     auth: { bearer: ${TOKEN} }

@@ -61,11 +61,8 @@ export interface JobOptions {
   concurrency?: number;
 }
 
-/** A config syncing ./employees.csv into the embedded directory as job `hr`. */
-export function configYaml(opts: JobOptions = {}): string {
-  return `state: ./state.db
-connectors:
-  hr:
+/** The `hr` CSV connector over ./employees.csv (as written by csvOf), shared by the e2e configs. */
+export const HR_CONNECTOR_YAML = `  hr:
     type: csv
     users:
       path: ./employees.csv
@@ -81,7 +78,13 @@ connectors:
       title: "{{title}}"
       enterprise.department: "{{department}}"
       manager: "{{manager_id}}"
-jobs:
+`;
+
+/** A config syncing ./employees.csv into the embedded directory as job `hr`. */
+export function configYaml(opts: JobOptions = {}): string {
+  return `state: ./state.db
+connectors:
+${HR_CONNECTOR_YAML}jobs:
   hr:
     source: hr
     target: embedded

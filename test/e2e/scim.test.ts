@@ -3,29 +3,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFaultServer, type FaultServer } from '../support/fault-server.js';
 import { startScimmyPeer, type ScimmyPeer } from '../support/scimmy-peer.js';
-import { csvOf, person, runCli, workspace, type Person } from './helpers.js';
+import { csvOf, HR_CONNECTOR_YAML, person, runCli, workspace, type Person } from './helpers.js';
 
 /** HR CSV → a SCIM server, run through the real CLI as a user would. */
 function scimConfig(baseUrl: string, extra = ''): string {
   return `state: ./state.db
 connectors:
-  hr:
-    type: csv
-    users:
-      path: ./employees.csv
-      id: employee_id
-      status: { column: status, active: [active] }
-      groups:
-        - { column: department, name: "{{value}}" }
-    mapping:
-      userName: "{{email | lower}}"
-      name.givenName: "{{first_name}}"
-      name.familyName: "{{last_name}}"
-      email: "{{email | lower}}"
-      title: "{{title}}"
-      enterprise.department: "{{department}}"
-      manager: "{{manager_id}}"
-  app:
+${HR_CONNECTOR_YAML}  app:
     type: scim
     baseUrl: ${baseUrl}
     auth: { bearer: "\${env:SCIM_TOKEN}" }
