@@ -10,6 +10,7 @@
  * endpoints that are not counted: GET /_bench/stats (requests by method and by method+endpoint,
  * object counts, one sample body per write kind) and POST /_bench/reset-counts.
  */
+import { applyPatchOperations, type PatchOperation } from '../src/scim/patch.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -139,27 +140,6 @@ function attrValue(r: Rec, path: string): unknown {
   return cur;
 }
 
-/** RFC 7644 §3.10 paths: `name.givenName` is a sub-attribute; a URN prefix names the extension. */
-function setAttribute(r: Rec, path: string, value: unknown): void {
-  let target: Rec = r;
-  let rest = path;
-  const urn = /^(urn:[^ ]+):([^:]+)$/.exec(path);
-  if (urn) {
-    if (!isRec(r[urn[1]!])) r[urn[1]!] = {};
-    target = r[urn[1]!] as Rec;
-    rest = urn[2]!;
-  }
-  const parts = rest.split('.');
-  for (const part of parts.slice(0, -1)) {
-    if (!isRec(target[part])) target[part] = {};
-    target = target[part] as Rec;
-  }
-  const leaf = parts[parts.length - 1]!;
-  if (value === undefined) delete target[leaf];
-  else if (isRec(value) && isRec(target[leaf]) && path.indexOf('.') < 0 && !urn) target[leaf] = { ...target[leaf], ...value };
-  else target[leaf] = value;
-}
-
 function members(g: Rec): Rec[] {
   return Array.isArray(g.members) ? (g.members as unknown[]).filter(isRec) : [];
 }
@@ -176,7 +156,7 @@ function applyPatch(existing: Rec, body: unknown): { rec: Rec } | { err: Reply }
     const path = typeof op.path === 'string' ? op.path : undefined;
     if (path === undefined) {
       if (!isRec(op.value) || kind === 'remove') return fail(400, 'no path and no object value', 'noTarget');
-      for (const [k, v] of Object.entries(op.value)) setAttribute(r, k, v);
+      for (const [k, v] of Object.entries(op.value)) patchAttribute(r, 'replace', k, v);
       continue;
     }
     const sel = /^members\[value eq "([^"]*)"\]$/.exec(path);
@@ -199,7 +179,8 @@ function applyPatch(existing: Rec, body: unknown): { rec: Rec } | { err: Reply }
       }
       continue;
     }
-    setAttribute(r, path, kind === 'remove' ? undefined : op.value);
+    if (kind !== 'add' && kind !== 'replace' && kind !== 'remove') return fail(400, `unknown op ${kind}`, 'invalidSyntax');
+    patchAttribute(r, kind, path, op.value);
   }
   return { rec: r };
 }
@@ -378,4 +359,15 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const stop = () => void close().then(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/**
+ * Apply one attribute operation in place with the project's own RFC 7644 path handling
+ * (sub-attributes, URN-prefixed extension attributes), so this server and the connector's PUT fallback
+ * agree on what a path means.
+ */
+function patchAttribute(r: Rec, op: PatchOperation['op'], path: string, value: unknown): void {
+  const next = applyPatchOperations(r, [{ op, path, value }]);
+  for (const k of Object.keys(r)) if (!(k in next)) delete r[k];
+  Object.assign(r, next);
 }

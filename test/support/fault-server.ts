@@ -8,6 +8,7 @@
  * Everything is bounded: faults are consumed (times >= 1), delays are capped, and close() cancels
  * pending timers and destroys open sockets, so a test can never hang on it.
  */
+import { applyPatchOperations, type PatchOperation } from '../../src/scim/patch.js';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -270,33 +271,12 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
         }
         continue;
       }
-      setAttribute(r, path, kind === 'remove' ? undefined : op.value);
+      if (kind !== 'add' && kind !== 'replace' && kind !== 'remove') return scimError(400, `unknown op ${kind}`, 'invalidSyntax');
+      patchAttribute(r, kind, path, op.value);
     }
     return undefined;
   }
 
-  /**
-   * Write `path` as RFC 7644 §3.10 reads it: `name.givenName` is a sub-attribute, and a URN prefix
-   * (`urn:…:enterprise:2.0:User:manager`) names the extension object the attribute lives in.
-   */
-  function setAttribute(r: ScimRecord, path: string, value: unknown): void {
-    let target: ScimRecord = r;
-    let rest = path;
-    const urn = /^(urn:[^ ]+):([^:]+)$/.exec(path);
-    if (urn) {
-      if (!isRecord(r[urn[1]!])) r[urn[1]!] = {};
-      target = r[urn[1]!] as ScimRecord;
-      rest = urn[2]!;
-    }
-    const parts = rest.split('.');
-    for (const part of parts.slice(0, -1)) {
-      if (!isRecord(target[part])) target[part] = {};
-      target = target[part] as ScimRecord;
-    }
-    const leaf = parts[parts.length - 1]!;
-    if (value === undefined) delete target[leaf];
-    else target[leaf] = value;
-  }
 
   async function readBody(req: IncomingMessage): Promise<unknown> {
     const chunks: Buffer[] = [];
@@ -486,4 +466,15 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
     },
   };
   return self;
+}
+
+/**
+ * Apply one attribute operation in place with the project's own RFC 7644 path handling
+ * (sub-attributes, URN-prefixed extension attributes), so the test server and the PUT fallback
+ * agree on what a path means.
+ */
+function patchAttribute(r: ScimRecord, op: PatchOperation['op'], path: string, value: unknown): void {
+  const next = applyPatchOperations(r, [{ op, path, value }]);
+  for (const k of Object.keys(r)) if (!(k in next)) delete r[k];
+  Object.assign(r, next);
 }
