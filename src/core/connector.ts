@@ -21,7 +21,7 @@ export interface Capabilities {
   deactivate: boolean;
   /** Supports hard deletes. */
   delete: boolean;
-  /** Supports `changedSince(watermark)` delta reads. */
+  /** Implements `DeltaReader`: can list only what changed since a watermark it issued. */
   delta: boolean;
 }
 
@@ -92,6 +92,27 @@ export interface DirectoryReader {
   snapshotToken?(): Promise<string | undefined>;
 }
 
+/**
+ * Delta reading, for sources that can list what changed since a point they name themselves
+ * (LDAP `modifyTimestamp`, AD `uSNChanged`, SCIM `meta.lastModified`).
+ *
+ * The engine keeps the last complete source snapshot in state and merges changed objects into
+ * it. Deletions are not reported by delta reads; the engine only removes objects after a full
+ * read (periodic, or `--full`), so a delta run can never produce deletes.
+ */
+export interface DeltaReader {
+  /**
+   * An opaque watermark for "now", taken before a listing starts so that anything changed while
+   * the listing runs is seen again by the next delta read (seeing an object twice is harmless,
+   * missing it is not). Err towards earlier: subtract clock skew where the watermark is a time.
+   */
+  watermark(): Promise<string>;
+  /** Users created or modified after `since`, complete or throw, like `listUsers()`. */
+  changedUsers(since: string): AsyncIterable<SourceUser>;
+  /** Groups created or modified after `since` (a membership change modifies the group). */
+  changedGroups(since: string): AsyncIterable<SourceGroup>;
+}
+
 /** Returned by creates so state can link the source object to the target's native id. */
 export interface Created {
   id: string;
@@ -122,6 +143,8 @@ export interface DirectoryWriter {
 
 export interface Connector {
   readonly reader?: DirectoryReader;
+  /** Present when `capabilities.delta` is true and the configured server supports it. */
+  readonly delta?: DeltaReader;
   readonly writer?: DirectoryWriter;
   /** Verify configuration and connectivity without changing anything. */
   check(): Promise<CheckResult>;
