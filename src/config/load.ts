@@ -339,6 +339,9 @@ function toJobConfig(name: string, d: JobSchemaOutput): JobConfig {
     mapping: { users: d.mapping.users as Record<string, MappingValue>, groups: { ...d.mapping.groups } },
     deletes: { ...d.deletes },
     errorBudget: d.errorBudget,
+    maxConsecutiveFailures: d.maxConsecutiveFailures,
+    onMissing: d.onMissing,
+    delta: { ...d.delta },
   };
   if (d.concurrency !== undefined) job.concurrency = d.concurrency;
   if (d.schedule !== undefined) job.schedule = d.schedule;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DELETE_MODES, GROUP_MATCHERS, USER_MATCHERS } from './types.js';
+import { DELETE_MODES, GROUP_MATCHERS, ON_MISSING, USER_MATCHERS } from './types.js';
 
 /**
  * zod schemas for the parts of the config this module owns. Connector blocks are validated by
@@ -23,6 +23,16 @@ function looksLikeCron(expr: string): boolean {
 const PERCENT = 'expected a number from 0 to 100';
 const COUNT = 'expected a whole number, 0 or more';
 const CONCURRENCY = 'expected a whole number from 1 to 64';
+
+const DURATION = 'expected a duration such as "30m", "24h" or "7d"';
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "30m", "24h", "7d" → milliseconds. */
+export const durationSchema = z
+  .string({ error: DURATION })
+  .regex(/^\d+[smhd]$/, { error: DURATION })
+  .transform((text) => Number(text.slice(0, -1)) * DURATION_UNITS_MS[text.slice(-1)]!)
+  .refine((ms) => ms > 0, { error: DURATION });
 
 function unique<T>(values: readonly T[]): boolean {
   return new Set(values).size === values.length;
@@ -84,6 +94,19 @@ export const jobSchema = z.strictObject({
     .prefault({}),
   deletes: deletesSchema.prefault({}),
   errorBudget: z.int({ error: COUNT }).min(0, { error: COUNT }).default(50),
+  /** Stop after this many target-unavailable failures (5xx, timeouts, refused) in a row with no success between. */
+  maxConsecutiveFailures: z.int({ error: 'expected a whole number, 1 or more' }).min(1, { error: 'expected a whole number, 1 or more' }).default(10),
+  /** A linked target object answering 404 to an update, deactivation or member change: drop the link, or create it again. */
+  onMissing: z.enum(ON_MISSING).default('relink'),
+  // Delta reads, for sources that support them: only what changed since the last read is
+  // listed and merged into the snapshot kept in state. Deletions in the source are only seen by
+  // a full read, hence the periodic one.
+  delta: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      fullReadEvery: durationSchema.default(24 * 3_600_000),
+    })
+    .prefault({}),
   concurrency: z.int({ error: CONCURRENCY }).min(1, { error: CONCURRENCY }).max(64, { error: CONCURRENCY }).optional(),
 });
 

@@ -6,6 +6,10 @@ export const GROUP_MATCHERS = ['externalId', 'displayName'] as const;
 export type GroupMatcher = (typeof GROUP_MATCHERS)[number];
 
 export const DELETE_MODES = ['deactivate', 'delete', 'never'] as const;
+
+/** What the applier does when a linked target object is gone (404): see src/apply/applier.ts. */
+export const ON_MISSING = ['relink', 'recreate'] as const;
+export type OnMissing = (typeof ON_MISSING)[number];
 export type DeleteMode = (typeof DELETE_MODES)[number];
 
 /** A mapping value: a `{{template}}` string or a JSONata expression. */
@@ -31,6 +35,15 @@ export interface JobConfig {
   deletes: { mode: DeleteMode; maxCount: number; maxPercent: number };
   /** Stop the run after this many failed changes. */
   errorBudget: number;
+  /** Stop the run after this many target-unavailable failures in a row (set by the loader; default 10). */
+  maxConsecutiveFailures?: number;
+  /** A linked target object gone (404): `relink` (default) or `recreate`. Set by the loader. */
+  onMissing?: OnMissing;
+  /**
+   * Delta reads for sources that support them. `fullReadEvery` (ms): the longest a run may go
+   * on delta reads before reading in full, the only way deletions in the source are seen.
+   */
+  delta: { enabled: boolean; fullReadEvery: number };
   /** Parallel writes within a phase; unset means the target connector's default. */
   concurrency?: number;
 }

@@ -12,6 +12,7 @@ import type { RunOutcome, RunTrigger, StateStore } from '../state/types.js';
 import { openConnector, type OpenedConnector } from './connectors.js';
 import { prepareSource } from './prepare-source.js';
 import { readSnapshot } from './read.js';
+import { readSource } from './source-read.js';
 import { TOOL_VERSION } from './tool-version.js';
 
 /** For targets that do not say what suits them: polite to a remote server. */
@@ -82,8 +83,23 @@ async function computePlan(ctx: EngineContext, job: JobConfig, opts: PlanOptions
         return unchangedPlan(ctx, job, verified.warnings, verified.verifiedAt);
       }
     }
-    const sourceSnapshot = await readSnapshot(job.source, sourceReader);
-    ctx.logger.debug(`job ${job.name}: read source ${job.source}`, { users: sourceSnapshot.users.size, groups: sourceSnapshot.groups.size, ms: timer() });
+    const sourceRead = await readSource({
+      state: ctx.state,
+      logger: ctx.logger,
+      job,
+      sourceName: job.source,
+      sourceConfig: ctx.config.connectors[job.source],
+      reader: sourceReader,
+      delta: source.connector.delta,
+      full: opts.full ?? false,
+      now: new Date(),
+    });
+    const sourceSnapshot = sourceRead.snapshot;
+    ctx.logger.debug(`job ${job.name}: read source ${job.source} (${sourceRead.mode})`, {
+      users: sourceSnapshot.users.size,
+      groups: sourceSnapshot.groups.size,
+      ms: timer(),
+    });
     const targetSnapshot = await readSnapshot(job.target, targetReader);
     ctx.logger.debug(`job ${job.name}: read target ${job.target}`, { users: targetSnapshot.users.size, groups: targetSnapshot.groups.size, ms: timer() });
     const prepared = await prepareSource(job, sourceSnapshot, sourceReader.userAttributes(), target.definition.capabilities.nestedGroups);
@@ -112,6 +128,17 @@ async function computePlan(ctx: EngineContext, job: JobConfig, opts: PlanOptions
       warnings,
     });
     ctx.logger.debug(`job ${job.name}: planned`, { changes: plan.changes.length, ms: timer() });
+    sourceRead.commit();
+    if (sourceRead.mode === 'delta') {
+      const meta = ctx.state.sourceSnapshotMeta(job.name);
+      if (meta) {
+        plan.deltaRead = {
+          ...sourceRead.changed,
+          lastFullRead: meta.fullReadAt,
+          nextFullRead: new Date(Date.parse(meta.fullReadAt) + job.delta.fullReadEvery).toISOString(),
+        };
+      }
+    }
     if (plan.changes.length > 0 || plan.heldBack.length > 0) {
       ctx.state.clearVerifiedNoop(job.name);
     } else if (keyBefore !== undefined) {

@@ -149,6 +149,9 @@ const planSchema = z.object({
   warnings: z.array(z.object({ code: z.string(), message: z.string(), where: z.string().optional() })),
   summary: z.object({ create: count, update: count, remove: count, memberships: count, heldBack: count }),
   unchangedSince: z.string().optional(),
+  deltaRead: z
+    .object({ users: count, groups: count, lastFullRead: z.string(), nextFullRead: z.string() })
+    .optional(),
 });
 
 /** Compile-time check that what the schema accepts is a Plan. */

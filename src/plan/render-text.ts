@@ -48,6 +48,15 @@ function render(plan: Plan, verbose: boolean): string {
     append(lines, renderChanges(plan.heldBack, verbose));
   }
 
+  if (plan.deltaRead) {
+    if (lines.length > 0) lines.push('');
+    const d = plan.deltaRead;
+    lines.push(
+      `Delta read: ${d.users} user${d.users === 1 ? '' : 's'} and ${d.groups} group${d.groups === 1 ? '' : 's'} changed in the source. ` +
+        `Deletions since the last full read (${d.lastFullRead}) show up at the next one (by ${d.nextFullRead}, or now with --full).`,
+    );
+  }
+
   if (plan.changes.length === 0 && plan.heldBack.length === 0) {
     if (lines.length > 0) lines.push('');
     // Both lines start with "No changes." so scripts looking for it match either.

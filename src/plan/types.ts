@@ -117,6 +117,22 @@ export interface Plan {
    * comparison. Such a plan has no changes and that comparison's warnings.
    */
   unchangedSince?: string;
+  /**
+   * Set by the engine when the source was read as a delta (only what changed since the last read,
+   * merged into the snapshot kept in state). Deletions in the source are not seen until the next
+   * full read, so a plan made this way says so.
+   */
+  deltaRead?: DeltaReadInfo;
+}
+
+export interface DeltaReadInfo {
+  /** Objects the delta read listed. */
+  users: number;
+  groups: number;
+  /** ISO time of the last full read; deletions made in the source after it are not seen yet. */
+  lastFullRead: string;
+  /** ISO time by which the next full read happens. */
+  nextFullRead: string;
 }
 
 /** Everything the planner needs; it does no I/O and reads no clock. */

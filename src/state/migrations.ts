@@ -75,6 +75,33 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'source snapshots for delta reads',
+    up(db) {
+      // The last complete source listing per job, kept so a delta read (only what changed since a
+      // watermark) can be merged into a full snapshot: the planner always sees the whole source.
+      // `source_delta.config_key` pins the source connector's config the snapshot was read with;
+      // a different config (another base DN, another filter) makes the next read a full one.
+      db.exec(`
+        CREATE TABLE source_objects (
+          job  TEXT NOT NULL,
+          kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),
+          id   TEXT NOT NULL,
+          body TEXT NOT NULL,
+          PRIMARY KEY (job, kind, id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE source_delta (
+          job          TEXT PRIMARY KEY,
+          config_key   TEXT NOT NULL,
+          watermark    TEXT NOT NULL,
+          full_read_at TEXT NOT NULL,
+          read_at      TEXT NOT NULL
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

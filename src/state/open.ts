@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ReadWarning } from '../core/connector.js';
+import type { ReadWarning, SourceGroup, SourceUser } from '../core/connector.js';
 import { errorMessage } from '../core/errors.js';
 import type { Link, Links } from '../plan/types.js';
 import { StateError } from './errors.js';
@@ -9,7 +9,18 @@ import { LinkStore } from './links.js';
 import { LockStore } from './lock.js';
 import { migrate } from './migrations.js';
 import { RunStore } from './runs.js';
-import type { LockInfo, RunError, RunOutcome, RunRecord, RunTrigger, StateStore, VerifiedNoop } from './types.js';
+import { SourceSnapshotStore } from './source-snapshots.js';
+import type {
+  LockInfo,
+  RunError,
+  RunOutcome,
+  RunRecord,
+  RunTrigger,
+  SourceSnapshotMeta,
+  StateStore,
+  StoredSourceSnapshot,
+  VerifiedNoop,
+} from './types.js';
 import { VerifiedNoopStore } from './verified.js';
 
 /**
@@ -54,6 +65,7 @@ class SqliteStateStore implements StateStore {
   private readonly runs: RunStore;
   private readonly locks: LockStore;
   private readonly verified: VerifiedNoopStore;
+  private readonly sources: SourceSnapshotStore;
 
   constructor(
     readonly path: string,
@@ -63,8 +75,24 @@ class SqliteStateStore implements StateStore {
     this.runs = new RunStore(db);
     this.locks = new LockStore(db);
     this.verified = new VerifiedNoopStore(db);
+    this.sources = new SourceSnapshotStore(db);
   }
 
+  loadSourceSnapshot(job: string): StoredSourceSnapshot | undefined {
+    return this.sources.load(job);
+  }
+  sourceSnapshotMeta(job: string): SourceSnapshotMeta | undefined {
+    return this.sources.meta(job);
+  }
+  replaceSourceSnapshot(job: string, meta: SourceSnapshotMeta, users: Iterable<SourceUser>, groups: Iterable<SourceGroup>): void {
+    this.sources.replace(job, meta, users, groups);
+  }
+  mergeSourceSnapshot(job: string, meta: SourceSnapshotMeta, users: Iterable<SourceUser>, groups: Iterable<SourceGroup>): void {
+    this.sources.merge(job, meta, users, groups);
+  }
+  clearSourceSnapshot(job: string): void {
+    this.sources.clear(job);
+  }
   serial(job: string): number {
     return this.links.serial(job);
   }

@@ -1,4 +1,4 @@
-import type { ReadWarning } from '../core/connector.js';
+import type { ReadWarning, SourceGroup, SourceUser } from '../core/connector.js';
 import type { Link, Links } from '../plan/types.js';
 
 export type RunTrigger = 'manual' | 'apply' | 'schedule' | 'dry-run';
@@ -40,6 +40,24 @@ export interface VerifiedNoop {
   verifiedAt: string;
 }
 
+/** What a job's stored source snapshot was read with, and when. */
+export interface SourceSnapshotMeta {
+  /** Hash of the source connector's config (and anything else the engine decides invalidates it). */
+  configKey: string;
+  /** The source connector's watermark taken before the read that produced the snapshot. */
+  watermark: string;
+  /** ISO time of the last full (non-delta) read. */
+  fullReadAt: string;
+  /** ISO time of the last read, full or delta. */
+  readAt: string;
+}
+
+export interface StoredSourceSnapshot {
+  meta: SourceSnapshotMeta;
+  users: SourceUser[];
+  groups: SourceGroup[];
+}
+
 /**
  * The engine's persistent memory, in one SQLite file. Every mutating call commits before it
  * returns, so a crash loses at most the write in flight (which the next run re-discovers through
@@ -68,6 +86,14 @@ export interface StateStore {
    */
   setVerifiedNoop(job: string, key: string, warnings: readonly ReadWarning[]): void;
   clearVerifiedNoop(job: string): void;
+  /** The job's last complete source listing (for delta reads), or undefined if none is kept. */
+  loadSourceSnapshot(job: string): StoredSourceSnapshot | undefined;
+  sourceSnapshotMeta(job: string): SourceSnapshotMeta | undefined;
+  /** Replace it with a complete listing (after a full read). */
+  replaceSourceSnapshot(job: string, meta: SourceSnapshotMeta, users: Iterable<SourceUser>, groups: Iterable<SourceGroup>): void;
+  /** Upsert changed objects into it (after a delta read) and move its watermark. */
+  mergeSourceSnapshot(job: string, meta: SourceSnapshotMeta, users: Iterable<SourceUser>, groups: Iterable<SourceGroup>): void;
+  clearSourceSnapshot(job: string): void;
   /** Throws LockHeldError naming the holder. A lock left by a dead process on this host is taken over. */
   acquireLock(job: string): () => void;
   readLock(job: string): LockInfo | undefined;

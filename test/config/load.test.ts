@@ -249,6 +249,9 @@ describe('jobs', () => {
       mapping: { users: {}, groups: {} },
       deletes: { mode: 'deactivate', maxCount: 500, maxPercent: 10 },
       errorBudget: 50,
+      maxConsecutiveFailures: 10,
+      onMissing: 'relink',
+      delta: { enabled: true, fullReadEvery: 86_400_000 },
     });
   });
 
@@ -269,6 +272,9 @@ jobs:
       groups: { displayName: "hr-{{displayName}}" }
     deletes: { mode: delete, maxCount: 0, maxPercent: 2.5 }
     errorBudget: 0
+    maxConsecutiveFailures: 3
+    onMissing: recreate
+    delta: { enabled: false, fullReadEvery: 6h }
     concurrency: 64
 `);
     expect(config.jobs['hr-to-app']).toEqual({
@@ -284,6 +290,9 @@ jobs:
       },
       deletes: { mode: 'delete', maxCount: 0, maxPercent: 2.5 },
       errorBudget: 0,
+      maxConsecutiveFailures: 3,
+      onMissing: 'recreate',
+      delta: { enabled: false, fullReadEvery: 6 * 3_600_000 },
       concurrency: 64,
     });
   });
@@ -332,6 +341,7 @@ jobs:
         active: { expr: 'status = ? "x"' }
     deletes: { mode: deactivte, maxCount: 1.5, maxPercent: 120 }
     errorBudget: "x"
+    delta: { fullReadEvery: 1 week }
     concurrency: 0
   "bad name": { source: hr, target: hr }
   j3: { target: hr }
@@ -350,6 +360,7 @@ jobs:
       'jobs.hr-to-app.deletes.maxCount: expected a whole number, 0 or more',
       'jobs.hr-to-app.deletes.maxPercent: expected a number from 0 to 100',
       'jobs.hr-to-app.errorBudget: expected a whole number, 0 or more',
+      'jobs.hr-to-app.delta.fullReadEvery: expected a duration such as "30m", "24h" or "7d"',
       'jobs.hr-to-app.concurrency: expected a whole number from 1 to 64',
       'jobs.bad name: job name must start with a letter or digit and contain only letters, digits, ".", "_" and "-"',
       'jobs.bad name.target: connector "hr" (type csv) cannot be written to, so it cannot be a target',

@@ -14,6 +14,7 @@ function job(overrides: Partial<JobConfig> = {}): JobConfig {
     mapping: { users: {}, groups: {} },
     deletes: { mode: 'deactivate', maxCount: 500, maxPercent: 10 },
     errorBudget: 50,
+    delta: { enabled: true, fullReadEvery: 86_400_000 },
     concurrency: 8,
     ...overrides,
   };

@@ -75,6 +75,20 @@ describe('renderPlanText', () => {
     expect(parsePlanJson(renderPlanJson(plan)).unchangedSince).toBe('2026-01-02T03:04:05.000Z');
   });
 
+  it('says a delta-read plan cannot see deletions yet, and when it will, and keeps it through JSON', () => {
+    const deltaRead = { users: 1, groups: 0, lastFullRead: '2026-01-02T00:00:00.000Z', nextFullRead: '2026-01-03T00:00:00.000Z' };
+    const plan: Plan = { ...planJob(input()), deltaRead };
+    expect(renderPlanText(plan, { color: false })).toBe(
+      [
+        'Delta read: 1 user and 0 groups changed in the source. Deletions since the last full read (2026-01-02T00:00:00.000Z) show up at the next one (by 2026-01-03T00:00:00.000Z, or now with --full).',
+        '',
+        'No changes. Target is in sync.',
+        '',
+      ].join('\n'),
+    );
+    expect(parsePlanJson(renderPlanJson(plan)).deltaRead).toEqual(deltaRead);
+  });
+
   it('shows warnings and held-back removals with the reason', () => {
     const src = [1, 2, 3].map((i) => user({ id: `${i}`, userName: `u${i}` }));
     const plan = planJob(
