@@ -10,9 +10,9 @@ import { validateUserMapping, type MappingValue } from '../mapping/user-mapping.
 import { FilterSyntaxError, parseFilter } from '../scim/filter.js';
 import { describeKind, formatPath, joinPath, parseWith, sortByDocumentOrder } from './issues.js';
 import { isSecretKeyName, resolveReferences } from './references.js';
-import { jobSchema, NAME_PATTERN, NAME_RULE, topLevelSchema, type JobSchemaOutput } from './schema.js';
+import { historySchema, jobSchema, loggingSchema, metricsSchema, NAME_PATTERN, NAME_RULE, notifySchema, topLevelSchema, type JobSchemaOutput } from './schema.js';
 import { didYouMean } from './suggest.js';
-import type { ConnectorConfig, JobConfig, LoadedConfig, ServerConfig } from './types.js';
+import type { ConnectorConfig, JobConfig, LoadedConfig, OperationsConfig, ServerConfig } from './types.js';
 
 export const MODULE_NAME = 'scim-sync';
 
@@ -129,7 +129,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
 
   if (!isPlain(raw)) {
     throw new ConfigError(
-      [{ path: '', message: `expected a mapping with the keys state, connectors, jobs and server, got ${describeKind(raw)}` }],
+      [{ path: '', message: `expected a mapping with the keys state, connectors, jobs, server, history, notify, metrics and logging, got ${describeKind(raw)}` }],
       file,
     );
   }
@@ -312,7 +312,11 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
   if (finalIssues.length > 0) throw new ConfigError(finalIssues, file);
 
   const statePath = opts.statePath !== undefined ? path.resolve(opts.cwd, opts.statePath) : path.resolve(configDir, stateValue);
-  const loaded: LoadedConfig = { file, configDir, statePath, connectors, jobs, warnings };
+  const operations: OperationsConfig = top.ok
+    ? { history: top.data.history, notify: top.data.notify, metrics: top.data.metrics, logging: top.data.logging }
+    : // Unreachable in practice: a failed top level has issues, and issues throw above.
+      { history: historySchema.parse(undefined), notify: notifySchema.parse(undefined), metrics: metricsSchema.parse(undefined), logging: loggingSchema.parse(undefined) };
+  const loaded: LoadedConfig = { file, configDir, statePath, connectors, jobs, operations, warnings };
   if (server) loaded.server = server;
   secretPathsOf.set(loaded, secretPaths);
   return loaded;
@@ -342,9 +346,13 @@ function toJobConfig(name: string, d: JobSchemaOutput): JobConfig {
     maxConsecutiveFailures: d.maxConsecutiveFailures,
     onMissing: d.onMissing,
     delta: { ...d.delta },
+    overlap: d.overlap,
+    overlapTimeout: d.overlapTimeout,
   };
   if (d.concurrency !== undefined) job.concurrency = d.concurrency;
-  if (d.schedule !== undefined) job.schedule = d.schedule;
+  if (d.schedule !== undefined) job.schedule = d.schedule.trim();
+  if (d.timezone !== undefined) job.timezone = d.timezone;
+  if (d.jitter !== undefined) job.jitter = d.jitter;
   return job;
 }
 

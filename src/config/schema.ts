@@ -1,3 +1,4 @@
+import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { DELETE_MODES, GROUP_MATCHERS, ON_MISSING, USER_MATCHERS } from './types.js';
 
@@ -14,10 +15,25 @@ import { DELETE_MODES, GROUP_MATCHERS, ON_MISSING, USER_MATCHERS } from './types
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const NAME_RULE = 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"';
 
-/** Cheap shape check; the scheduler validates the expression fully when it registers the job. */
-function looksLikeCron(expr: string): boolean {
-  const fields = expr.trim().split(/\s+/);
-  return (fields.length === 5 || fields.length === 6) && fields.every((f) => /^[0-9A-Za-z*/,?#-]+$/.test(f));
+const CRON_HELP = '5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, e.g. "*/30 * * * *"';
+
+/** node-cron's own validation, so what passes here is exactly what the scheduler accepts. */
+function cronProblem(expr: string): string | undefined {
+  const result = validateDetailed(expr.trim());
+  if (result.valid) return undefined;
+  const first = result.errors[0];
+  if (!first || first.field === 'expression') return `expected a cron expression with ${CRON_HELP}`;
+  if (/impossible/.test(first.message)) return `invalid cron expression: ${first.message}`;
+  return `invalid cron expression: the ${first.field} field "${first.value ?? ''}" is not valid (${CRON_HELP})`;
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const PERCENT = 'expected a number from 0 to 100';
@@ -44,8 +60,50 @@ export const serverSchema = z.looseObject({
   tokens: z.array(z.unknown()).optional(),
 });
 
+const WEBHOOK_EVENTS = ['failure', 'held', 'changes'] as const;
+
+export const historySchema = z
+  .strictObject({
+    // Run records kept per job, newest first; older ones are pruned after each run.
+    keepRuns: z.int({ error: 'expected a whole number, 1 or more' }).min(1, { error: 'expected a whole number, 1 or more' }).default(1000),
+    keepFor: durationSchema.default(90 * 86_400_000),
+  })
+  .prefault({});
+
+export const notifySchema = z
+  .strictObject({
+    webhook: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+        on: z.array(z.enum(WEBHOOK_EVENTS)).min(1).refine(unique, { error: 'lists the same event twice' }).default(['failure', 'held']),
+        headers: z.record(z.string(), z.string()).default({}),
+        timeout: durationSchema.default(10_000),
+        retries: z.int({ error: 'expected a whole number from 0 to 10' }).min(0).max(10, { error: 'expected a whole number from 0 to 10' }).default(4),
+      })
+      .optional(),
+  })
+  .prefault({});
+
+export const metricsSchema = z
+  .strictObject({
+    // host:port where `schedule` serves /metrics (Prometheus text format); off when unset.
+    listen: z.string().min(1).optional(),
+  })
+  .prefault({});
+
+export const loggingSchema = z
+  .strictObject({
+    // auto: human lines on a terminal, JSON lines otherwise (journald, files, log shippers).
+    format: z.enum(['text', 'json', 'auto']).default('text'),
+  })
+  .prefault({});
+
 export const topLevelSchema = z.strictObject({
   state: z.string().min(1).optional(),
+  history: historySchema,
+  notify: notifySchema,
+  metrics: metricsSchema,
+  logging: loggingSchema,
   // null: a key written with nothing after it (`jobs:`) means "none yet", not an error.
   connectors: z.record(z.string(), z.unknown()).nullish(),
   jobs: z.record(z.string(), z.unknown()).nullish(),
@@ -63,8 +121,20 @@ export const jobSchema = z.strictObject({
   target: z.string().min(1).default('embedded'),
   schedule: z
     .string()
-    .refine(looksLikeCron, { error: 'expected a cron expression with 5 or 6 fields, e.g. "*/30 * * * *"' })
+    .superRefine((expr, ctx) => {
+      const problem = cronProblem(expr);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .optional(),
+  // IANA zone for `schedule`; the scheduler's host zone when unset.
+  timezone: z.string().refine(isTimeZone, { error: 'expected an IANA time zone such as "Europe/Berlin" or "UTC"' }).optional(),
+  // A random delay of up to this long before each scheduled run, so many hosts do not hit a
+  // server at the same second.
+  jitter: durationSchema.optional(),
+  // When another run of the job holds its lock (a schedule tick, a cron `run`): skip this run,
+  // or wait for the other one to finish (at most `overlapTimeout`, then skip).
+  overlap: z.enum(['skip', 'wait']).default('skip'),
+  overlapTimeout: durationSchema.default(3_600_000),
   scope: z
     .strictObject({
       users: z.string().min(1).optional(),

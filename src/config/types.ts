@@ -21,8 +21,15 @@ export interface JobConfig {
   source: string;
   /** Connector name; `embedded` when not given. */
   target: string;
-  /** Cron expression for `schedule`. */
+  /** Cron expression for `schedule` (node-cron syntax, optional seconds field first). */
   schedule?: string;
+  /** IANA time zone the schedule is read in; the host's when unset. */
+  timezone?: string;
+  /** Longest random delay (ms) before a scheduled run starts. */
+  jitter?: number;
+  /** Another run of this job holds the lock: `skip` this one, or `wait` up to overlapTimeout ms. */
+  overlap: 'skip' | 'wait';
+  overlapTimeout: number;
   /** SCIM filters (already checked to parse) applied to source objects. */
   scope: { users?: string; groups?: string };
   /** Matchers in order; `externalId` is the stable anchor. */
@@ -65,6 +72,15 @@ export interface ServerConfig {
   [key: string]: unknown;
 }
 
+export type WebhookEvent = 'failure' | 'held' | 'changes';
+
+export interface OperationsConfig {
+  history: { keepRuns: number; keepFor: number };
+  notify: { webhook?: { url: string; on: WebhookEvent[]; headers: Record<string, string>; timeout: number; retries: number } };
+  metrics: { listen?: string };
+  logging: { format: 'text' | 'json' | 'auto' };
+}
+
 export interface LoadedConfig {
   /** Absolute path of the config file (package.json when the config is its `scim-sync` key). */
   file: string | undefined;
@@ -75,6 +91,8 @@ export interface LoadedConfig {
   connectors: Record<string, ConnectorConfig>;
   jobs: Record<string, JobConfig>;
   server?: ServerConfig;
+  /** history retention, notifications, metrics, logging */
+  operations: OperationsConfig;
   /** Non-fatal findings (literal secrets, …) for `validate` and the log. */
   warnings: string[];
 }

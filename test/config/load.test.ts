@@ -133,7 +133,7 @@ describe('finding the config file', () => {
 
   test('the document must be a mapping', async () => {
     const err = await loadError('- a\n- b\n');
-    expect(lines(err)).toEqual([': expected a mapping with the keys state, connectors, jobs and server, got a list']);
+    expect(lines(err)).toEqual([': expected a mapping with the keys state, connectors, jobs, server, history, notify, metrics and logging, got a list']);
   });
 });
 
@@ -252,6 +252,8 @@ describe('jobs', () => {
       maxConsecutiveFailures: 10,
       onMissing: 'relink',
       delta: { enabled: true, fullReadEvery: 86_400_000 },
+      overlap: 'skip',
+      overlapTimeout: 3_600_000,
     });
   });
 
@@ -265,6 +267,10 @@ jobs:
     source: hr
     target: app
     schedule: "*/30 * * * *"
+    timezone: Europe/Berlin
+    jitter: 90s
+    overlap: wait
+    overlapTimeout: 20m
     scope: { users: 'status eq "active"', groups: 'displayName sw "team-"' }
     match: { users: [externalId, emails.value], groups: [displayName] }
     mapping:
@@ -282,6 +288,10 @@ jobs:
       source: 'hr',
       target: 'app',
       schedule: '*/30 * * * *',
+      timezone: 'Europe/Berlin',
+      jitter: 90_000,
+      overlap: 'wait',
+      overlapTimeout: 1_200_000,
       scope: { users: 'status eq "active"', groups: 'displayName sw "team-"' },
       match: { users: ['externalId', 'emails.value'], groups: ['displayName'] },
       mapping: {
@@ -349,7 +359,7 @@ jobs:
 `);
     expect(lines(err)).toEqual([
       'jobs.hr-to-app.source: unknown connector "hrr" (did you mean "hr"?); defined connectors: hr, app, embedded',
-      'jobs.hr-to-app.schedule: expected a cron expression with 5 or 6 fields, e.g. "*/30 * * * *"',
+      'jobs.hr-to-app.schedule: expected a cron expression with 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, e.g. "*/30 * * * *"',
       'jobs.hr-to-app.scope.users: invalid SCIM filter: unexpected "and" at position 23: expected an attribute name, "(" or "not ("',
       'jobs.hr-to-app.match.users[1]: expected one of "externalId", "userName", "emails.value" (did you mean "userName"?)',
       'jobs.hr-to-app.match.groups: must list at least one entry',
@@ -563,4 +573,71 @@ test('the example in the design brief loads (with a fake registry)', async () =>
   // The fake registry has no full csv/ldap/scim schemas: only connector-block errors may remain.
   expect(err).toBeInstanceOf(ConfigError);
   expect(lines(err).filter((l) => !l.startsWith('connectors.'))).toEqual([]);
+});
+
+describe('schedules', () => {
+  test('a cron field out of range, an impossible date and an unknown time zone name their YAML path', async () => {
+    const err = await loadError(`
+connectors:
+  hr: { type: csv, users: { path: ./e.csv, id: emp } }
+jobs:
+  a: { source: hr, schedule: "61 * * * *" }
+  b: { source: hr, schedule: "0 9 31 2 *", timezone: Mars/Olympus }
+  c: { source: hr, schedule: "*/1 * * * * *", jitter: soon, overlap: queue }
+`);
+    expect(lines(err)).toEqual([
+      'jobs.a.schedule: invalid cron expression: the minute field "61" is not valid (5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, e.g. "*/30 * * * *")',
+      'jobs.b.schedule: invalid cron expression: 31 2 is an impossible day of month for the given month',
+      'jobs.b.timezone: expected an IANA time zone such as "Europe/Berlin" or "UTC"',
+      'jobs.c.jitter: expected a duration such as "30m", "24h" or "7d"',
+      'jobs.c.overlap: expected one of "skip", "wait"',
+    ]);
+  });
+});
+
+describe('operations', () => {
+  test('history, notify, metrics and logging have safe defaults', async () => {
+    const { config } = await load(MINIMAL);
+    expect(config.operations).toEqual({
+      history: { keepRuns: 1000, keepFor: 90 * 86_400_000 },
+      notify: {},
+      metrics: {},
+      logging: { format: 'text' },
+    });
+  });
+
+  test('a webhook URL from the environment is a secret; its fields are checked', async () => {
+    const { config } = await load(
+      `${MINIMAL}
+notify:
+  webhook: { url: "\${env:HOOK}", on: [failure, changes], headers: { Authorization: "Bearer \${env:HOOK_TOKEN}" } }
+metrics: { listen: "127.0.0.1:9464" }
+logging: { format: auto }
+history: { keepRuns: 50, keepFor: 30d }
+`,
+      {},
+      { HOOK: 'https://hooks.example.com/T0/B0/xyz', HOOK_TOKEN: 'tok-123456' },
+    );
+    expect(config.operations.notify.webhook).toEqual({
+      url: 'https://hooks.example.com/T0/B0/xyz',
+      on: ['failure', 'changes'],
+      headers: { Authorization: 'Bearer tok-123456' },
+      timeout: 10_000,
+      retries: 4,
+    });
+    expect(config.operations.history).toEqual({ keepRuns: 50, keepFor: 30 * 86_400_000 });
+    expect(redact('posting to https://hooks.example.com/T0/B0/xyz with tok-123456')).not.toMatch(/xyz|tok-123456/);
+
+    const err = await loadError(`${MINIMAL}
+notify: { webhook: { url: "ftp://x", on: [always] } }
+history: { keepRuns: 0 }
+logging: { format: xml }
+`);
+    expect(lines(err)).toEqual([
+      'notify.webhook.url: expected an http(s) URL',
+      'notify.webhook.on[0]: expected one of "failure", "held", "changes"',
+      'history.keepRuns: expected a whole number, 1 or more',
+      'logging.format: expected one of "text", "json", "auto"',
+    ]);
+  });
 });

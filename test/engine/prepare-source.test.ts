@@ -2,22 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { SourceGroup, SourceUser } from '../../src/core/connector.js';
 import type { JobConfig } from '../../src/config/types.js';
 import { prepareSource } from '../../src/engine/prepare-source.js';
+import { testJob } from '../support/job.js';
 import type { Snapshot } from '../../src/engine/read.js';
 
 function job(overrides: Partial<JobConfig> = {}): JobConfig {
-  return {
-    name: 'j',
-    source: 'hr',
-    target: 'embedded',
-    scope: {},
-    match: { users: ['externalId', 'userName'], groups: ['externalId', 'displayName'] },
-    mapping: { users: {}, groups: {} },
-    deletes: { mode: 'deactivate', maxCount: 500, maxPercent: 10 },
-    errorBudget: 50,
-    delta: { enabled: true, fullReadEvery: 86_400_000 },
-    concurrency: 8,
-    ...overrides,
-  };
+  return testJob({ concurrency: 8, ...overrides });
 }
 
 function snapshot(): Snapshot {

@@ -7,6 +7,7 @@ import { readSource } from '../../src/engine/source-read.js';
 import { openState } from '../../src/state/index.js';
 import type { StateStore } from '../../src/state/types.js';
 import { tempStatePath } from '../state/helpers.js';
+import { testJob } from '../support/job.js';
 
 /**
  * The engine's side of delta reads: merging into the snapshot kept in state, when to read in
@@ -58,17 +59,7 @@ class ClockedDirectory implements DirectoryReader, DeltaReader {
 const DAY = 86_400_000;
 
 function job(delta: Partial<JobConfig['delta']> = {}): JobConfig {
-  return {
-    name: 'j',
-    source: 'src',
-    target: 'embedded',
-    scope: {},
-    match: { users: ['externalId', 'userName'], groups: ['externalId', 'displayName'] },
-    mapping: { users: {}, groups: {} },
-    deletes: { mode: 'deactivate', maxCount: 500, maxPercent: 10 },
-    errorBudget: 50,
-    delta: { enabled: true, fullReadEvery: DAY, ...delta },
-  };
+  return testJob({ source: 'src', delta: { enabled: true, fullReadEvery: DAY, ...delta } });
 }
 
 function setup() {
