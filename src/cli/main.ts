@@ -4,6 +4,7 @@ import { redact } from '../core/secrets.js';
 import { TOOL_VERSION } from '../engine/tool-version.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { createOutput, type GlobalOptions, type Output, type Streams } from './output.js';
+import { requestShutdown, resetShutdown } from './shutdown.js';
 
 
 // Commands are imported when they run: `--help`, `--version` and a typo'd flag should not pay
@@ -13,7 +14,35 @@ import { createOutput, type GlobalOptions, type Output, type Streams } from './o
  * The CLI entry point. Returns the exit code instead of exiting, so tests can call it and so this
  * file's single catch is the one place where errors become exit codes and messages.
  */
-export async function main(argv: string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(
+  argv: string[],
+  streams: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  opts: { handleSignals?: boolean } = { handleSignals: streams.stdout === process.stdout },
+): Promise<number> {
+  resetShutdown();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (requestShutdown(signal)) {
+      streams.stderr.write(`received ${signal}: finishing the changes in flight, then stopping (send it again to stop at once)\n`);
+      return;
+    }
+    streams.stderr.write(`received ${signal} again: stopping now\n`);
+    // The second signal means "now": whatever is in flight is abandoned, and the next run
+    // resumes from state (written only after each accepted write) and marks this run interrupted.
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
+  if (opts.handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  try {
+    return await mainInner(argv, streams);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function mainInner(argv: string[], streams: Streams): Promise<number> {
   let code: ExitCode = EXIT.ok;
   let output: Output | undefined;
   const program = new Command();
@@ -33,6 +62,7 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
     .option('--no-color', 'disable colours (also honoured: NO_COLOR)')
     .option('-v, --verbose', 'debug logging on stderr')
     .option('-q, --quiet', 'print only errors')
+    .addOption(new Option('--log-format <format>', 'log lines on stderr: text, json (one object per line) or auto (text on a terminal, else json); default: logging.format in the config, else text').choices(['text', 'json', 'auto']))
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -48,7 +78,8 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
     .option('--allow-deletes', 'apply removals even when they exceed deletes.maxCount / maxPercent')
     .option('--detailed-exitcode', 'exit 2 when changes were applied, 0 when none were needed')
     .option('--full', 'compare in full even when source and target are unchanged')
-    .action(action(async (jobs: string[], flags: Record<string, boolean>) => (await import('./commands/run.js')).runCommand(jobs, flags, globals(), out())));
+    .option('--metrics-file <path>', 'after the run, write every job\'s metrics there (Prometheus text, for node_exporter\'s textfile collector)')
+    .action(action(async (jobs: string[], flags: Record<string, string | boolean>) => (await import('./commands/run.js')).runCommand(jobs, flags, globals(), out())));
 
   program
     .command('plan')
@@ -65,6 +96,11 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
     .description('apply a plan saved with `plan --out`; refuses a plan made before state changed')
     .argument('<plan-file>', 'the saved plan')
     .action(action(async (file: string) => (await import('./commands/run.js')).applyCommand(file, globals(), out())));
+
+  program
+    .command('schedule')
+    .description('run the jobs that have a `schedule:` on their schedules until SIGTERM/SIGINT')
+    .action(action(async () => (await import('./commands/schedule.js')).scheduleCommand(globals(), out())));
 
   program
     .command('validate')

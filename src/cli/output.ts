@@ -8,6 +8,7 @@ export interface GlobalOptions {
   color: boolean;
   verbose?: boolean;
   quiet?: boolean;
+  logFormat?: 'text' | 'json' | 'auto';
 }
 
 /**
@@ -25,6 +26,8 @@ export interface Output {
   err(text: string): void;
   /** True when stderr is an interactive terminal (progress display). */
   interactive: boolean;
+  /** Apply the config's `logging.format`; `--log-format` and `--json` win over it. */
+  configureLogging(format: 'text' | 'json' | 'auto'): void;
 }
 
 export interface Streams {
@@ -37,9 +40,11 @@ export function createOutput(opts: GlobalOptions, streams: Streams): Output {
   const envNoColor = streams.env.NO_COLOR !== undefined && streams.env.NO_COLOR !== '';
   const color = opts.color && !envNoColor && !opts.json && Boolean(streams.stdout.isTTY);
   const quiet = Boolean(opts.quiet);
+  const resolve = (f: 'text' | 'json' | 'auto'): 'text' | 'json' => (f === 'auto' ? (streams.stderr.isTTY ? 'text' : 'json') : f);
+  let format: 'text' | 'json' = opts.json ? 'json' : resolve(opts.logFormat ?? 'text');
   const logger = createLogger({
     level: opts.verbose ? 'debug' : quiet ? 'error' : 'info',
-    format: opts.json ? 'json' : 'text',
+    format: () => format,
     write: (line) => streams.stderr.write(line),
   });
   return {
@@ -48,6 +53,9 @@ export function createOutput(opts: GlobalOptions, streams: Streams): Output {
     quiet,
     logger,
     interactive: Boolean(streams.stderr.isTTY) && !quiet && !opts.json,
+    configureLogging(configured) {
+      if (!opts.json && opts.logFormat === undefined) format = resolve(configured);
+    },
     out(text, force) {
       if (quiet && !force) return;
       streams.stdout.write(redact(text.endsWith('\n') ? text : text + '\n'));

@@ -14,15 +14,21 @@ const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 export interface StreamLoggerOptions {
   level: LogLevel;
-  format: 'text' | 'json';
+  /** Read on every line, so the CLI can switch it once the config (`logging.format`) is loaded. */
+  format: 'text' | 'json' | (() => 'text' | 'json');
   write: (line: string) => void;
+  /** Injectable for tests. */
+  now?: () => Date;
 }
 
 export function createLogger(opts: StreamLoggerOptions): Logger {
+  const format = typeof opts.format === 'function' ? opts.format : () => opts.format as 'text' | 'json';
+  const now = opts.now ?? (() => new Date());
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (order[level] < order[opts.level]) return;
-    if (opts.format === 'json') {
-      opts.write(redact(JSON.stringify({ level, msg, ...fields })) + '\n');
+    if (format() === 'json') {
+      // One JSON object per line, for journald, log shippers and `jq`.
+      opts.write(redact(JSON.stringify({ time: now().toISOString(), level, msg, ...fields })) + '\n');
     } else {
       const extra = fields && Object.keys(fields).length ? ' ' + JSON.stringify(fields) : '';
       opts.write(redact(`${level === 'info' ? '' : level + ': '}${msg}${extra}`) + '\n');

@@ -13,6 +13,7 @@ import { openConnector, type OpenedConnector } from './connectors.js';
 import { prepareSource } from './prepare-source.js';
 import { readSnapshot } from './read.js';
 import { readSource } from './source-read.js';
+import { acquireLockWaiting } from './lock-wait.js';
 import { TOOL_VERSION } from './tool-version.js';
 
 /** For targets that do not say what suits them: polite to a remote server. */
@@ -32,7 +33,10 @@ export interface PlanOptions {
 
 export interface RunOptions extends PlanOptions {
   trigger: RunTrigger;
+  /** Stops the applier after the changes in flight (SIGTERM, scheduler shutdown). */
   signal?: AbortSignal;
+  /** How long to wait for another run of the job to release its lock; 0 or unset: fail at once. */
+  lockWait?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -300,7 +304,10 @@ async function withJobRun(
   opts: RunOptions,
   makePlan: (target: OpenedConnector) => Promise<Plan>,
 ): Promise<JobOutcome> {
-  const release = ctx.state.acquireLock(job.name);
+  const release = await acquireLockWaiting(ctx.state, job.name, opts.lockWait ?? 0, {
+    signal: opts.signal,
+    onWait: (err) => ctx.logger.info(`job ${job.name}: waiting for the lock (held by ${err.holder}) for up to ${Math.round((opts.lockWait ?? 0) / 1000)} s`),
+  });
   // Holding the lock proves no earlier run of this job is alive: any still marked running died.
   for (const run of ctx.state.listRuns({ job: job.name, limit: 20 })) {
     if (run.outcome === 'running') {

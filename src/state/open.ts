@@ -138,8 +138,14 @@ class SqliteStateStore implements StateStore {
   listRuns(opts: { job?: string; limit: number }): RunRecord[] {
     return this.runs.listRuns(opts);
   }
-  pruneRuns(keep: number): number {
-    return this.runs.pruneRuns(keep);
+  lastFinishedRun(job: string): RunRecord | undefined {
+    return this.runs.lastFinishedRun(job);
+  }
+  lastSucceededRun(job: string): RunRecord | undefined {
+    return this.runs.lastSucceededRun(job);
+  }
+  pruneRuns(keep: number, olderThan?: Date): number {
+    return this.runs.pruneRuns(keep, olderThan);
   }
   close(): void {
     if (this.db.open) this.db.close();

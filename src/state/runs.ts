@@ -12,7 +12,9 @@ export class RunStore {
   private readonly finish: Database.Statement<[string, RunOutcome, string, string, number, number]>;
   private readonly listAll: Database.Statement<[number]>;
   private readonly listJob: Database.Statement<[string, number]>;
-  private readonly prune: Database.Statement<[number]>;
+  private readonly prune: Database.Statement<[number, string]>;
+  private readonly lastFinished: Database.Statement<[string]>;
+  private readonly lastSucceeded: Database.Statement<[string]>;
 
   constructor(db: Database.Database) {
     this.insert = db.prepare("INSERT INTO runs (job, trigger, started_at, outcome) VALUES (?, ?, ?, 'running')");
@@ -21,10 +23,15 @@ export class RunStore {
     );
     this.listAll = db.prepare(`SELECT ${COLUMNS} FROM runs ORDER BY id DESC LIMIT ?`);
     this.listJob = db.prepare(`SELECT ${COLUMNS} FROM runs WHERE job = ? ORDER BY id DESC LIMIT ?`);
+    // Each job's newest run survives any age limit, so `status` and the metrics always know it.
     this.prune = db.prepare(
       `DELETE FROM runs WHERE id IN (
-         SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs)
-         WHERE n > ?)`,
+         SELECT id FROM (SELECT id, started_at, ROW_NUMBER() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs)
+         WHERE n > ? OR (n > 1 AND started_at < ?))`,
+    );
+    this.lastFinished = db.prepare(`SELECT ${COLUMNS} FROM runs WHERE job = ? AND outcome <> 'running' ORDER BY id DESC LIMIT 1`);
+    this.lastSucceeded = db.prepare(
+      `SELECT ${COLUMNS} FROM runs WHERE job = ? AND outcome IN ('success', 'held') ORDER BY id DESC LIMIT 1`,
     );
   }
 
@@ -54,21 +61,40 @@ export class RunStore {
     const rows = (
       opts.job === undefined ? this.listAll.raw().all(limit) : this.listJob.raw().all(opts.job, limit)
     ) as RunRow[];
-    return rows.map((r) => ({
-      id: r[0],
-      job: r[1],
-      trigger: r[2],
-      startedAt: r[3],
-      endedAt: r[4],
-      outcome: r[5],
-      counts: JSON.parse(r[6]) as Record<string, number>,
-      errors: JSON.parse(r[7]) as RunError[],
-      heldBack: r[8],
-    }));
+    return rows.map(toRecord);
   }
 
-  /** Keep the newest `keep` runs of each job; returns how many were deleted. */
-  pruneRuns(keep: number): number {
-    return this.prune.run(Math.max(0, Math.trunc(keep))).changes;
+  /** The job's newest finished run (any outcome but `running`). */
+  lastFinishedRun(job: string): RunRecord | undefined {
+    const row = this.lastFinished.raw().get(job) as RunRow | undefined;
+    return row && toRecord(row);
   }
+
+  /** The job's newest run that completed without errors (`success`, or `held` with removals held back). */
+  lastSucceededRun(job: string): RunRecord | undefined {
+    const row = this.lastSucceeded.raw().get(job) as RunRow | undefined;
+    return row && toRecord(row);
+  }
+
+  /**
+   * Keep the newest `keep` runs of each job and drop runs started before `olderThan` (a job's
+   * newest run is always kept); returns how many were deleted.
+   */
+  pruneRuns(keep: number, olderThan: Date = new Date(0)): number {
+    return this.prune.run(Math.max(1, Math.trunc(keep)), olderThan.toISOString()).changes;
+  }
+}
+
+function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r[0],
+    job: r[1],
+    trigger: r[2],
+    startedAt: r[3],
+    endedAt: r[4],
+    outcome: r[5],
+    counts: JSON.parse(r[6]) as Record<string, number>,
+    errors: JSON.parse(r[7]) as RunError[],
+    heldBack: r[8],
+  };
 }

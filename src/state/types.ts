@@ -104,7 +104,14 @@ export interface StateStore {
   ): void;
   /** Newest first. */
   listRuns(opts: { job?: string; limit: number }): RunRecord[];
-  /** Keep the newest `keep` runs of each job, delete older history; returns the number deleted. */
-  pruneRuns(keep: number): number;
+  /** The job's newest finished run (any outcome but `running`). */
+  lastFinishedRun(job: string): RunRecord | undefined;
+  /** The job's newest run that completed without errors (`success`, or `held`). */
+  lastSucceededRun(job: string): RunRecord | undefined;
+  /**
+   * Keep the newest `keep` (at least 1) runs of each job and delete runs started before
+   * `olderThan`, always keeping each job's newest run; returns the number deleted.
+   */
+  pruneRuns(keep: number, olderThan?: Date): number;
   close(): void;
 }

@@ -61,6 +61,37 @@ describe('runs', () => {
     s.close();
   });
 
+  it('prunes runs older than a cutoff but keeps each job\'s newest run', () => {
+    const s = openState(tempStatePath());
+    const day = (d: number) => new Date(Date.UTC(2026, 0, d));
+    const a1 = s.startRun('a', 'manual', day(1));
+    const a2 = s.startRun('a', 'manual', day(2));
+    const b1 = s.startRun('b', 'manual', day(3));
+    const a3 = s.startRun('a', 'manual', day(20));
+    expect(s.pruneRuns(100, day(10))).toBe(2);
+    // b's only run is old, but it is b's newest: status and metrics still need it.
+    expect(s.listRuns({ limit: 10 }).map((r) => r.id)).toEqual([a3, b1]);
+    expect([a1, a2]).not.toContain(a3);
+    s.close();
+  });
+
+  it('finds the newest finished and the newest successful run of a job', () => {
+    const s = openState(tempStatePath());
+    const finish = (id: number, outcome: 'success' | 'failed' | 'held') =>
+      s.finishRun(id, { outcome, counts: {}, errors: [], heldBack: 0, at: new Date() });
+    const ok = s.startRun('a', 'schedule', new Date());
+    finish(ok, 'success');
+    const held = s.startRun('a', 'schedule', new Date());
+    finish(held, 'held');
+    const bad = s.startRun('a', 'schedule', new Date());
+    finish(bad, 'failed');
+    s.startRun('a', 'schedule', new Date()); // running now
+    expect(s.lastFinishedRun('a')?.id).toBe(bad);
+    expect(s.lastSucceededRun('a')?.id).toBe(held);
+    expect(s.lastSucceededRun('nope')).toBeUndefined();
+    s.close();
+  });
+
   it('redacts registered secrets in recorded errors', () => {
     registerSecret('s3cr3t-token');
     const s = openState(tempStatePath());

@@ -1,3 +1,4 @@
+import { nextRun } from '../../schedule/next-runs.js';
 import type { RunRecord } from '../../state/types.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { openContext } from '../context.js';
@@ -48,7 +49,19 @@ export async function statusCommand(global: GlobalOptions, output: Output): Prom
     const rows = Object.values(ctx.config.jobs).map((job) => {
       const last = ctx.state.listRuns({ job: job.name, limit: 1 })[0];
       const lock = ctx.state.readLock(job.name);
-      return { job: job.name, source: job.source, target: job.target, schedule: job.schedule ?? null, lastRun: last ?? null, lockedBy: lock ?? null };
+      const next = job.schedule ? nextRun(job.schedule, job.timezone) : undefined;
+      return {
+        job: job.name,
+        source: job.source,
+        target: job.target,
+        schedule: job.schedule ?? null,
+        timezone: job.timezone ?? null,
+        // When `scim-sync schedule` would start it next (it says nothing about whether one runs).
+        nextRun: next?.toISOString() ?? null,
+        lastRun: last ?? null,
+        lastSuccess: ctx.state.lastSucceededRun(job.name) ?? null,
+        lockedBy: lock ?? null,
+      };
     });
     if (output.json) {
       output.out(JSON.stringify(rows, null, 2), true);
@@ -58,6 +71,8 @@ export async function statusCommand(global: GlobalOptions, output: Output): Prom
       const lock = r.lockedBy ? ` — running now (pid ${r.lockedBy.pid} on ${r.lockedBy.host} since ${r.lockedBy.acquiredAt})` : '';
       output.out(`${r.job}: ${r.source} → ${r.target}${lock}`);
       output.out(r.lastRun ? `  last run: ${runLine(r.lastRun)}` : '  last run: never');
+      if (r.lastRun && r.lastSuccess && r.lastSuccess.id !== r.lastRun.id) output.out(`  last success: ${runLine(r.lastSuccess)}`);
+      if (r.schedule) output.out(`  schedule: "${r.schedule}"${r.timezone ? ` (${r.timezone})` : ''}, next run ${r.nextRun ?? 'unknown'} (when \`scim-sync schedule\` is running)`);
     }
     return EXIT.ok;
   } finally {

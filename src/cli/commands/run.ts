@@ -10,9 +10,18 @@ import { openContext, selectJobs } from '../context.js';
 import { progressReporter } from '../progress.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { UsageError } from '../../core/errors.js';
+import { getJob } from '../../engine/run-job.js';
+import { TOOL_VERSION } from '../../engine/tool-version.js';
+import { afterRun } from '../../ops/after-run.js';
+import { shutdownSignal } from '../shutdown.js';
+
+function toolName(): string {
+  return `scim-sync ${TOOL_VERSION ?? 'unknown'}`;
+}
 
 export interface RunFlags {
   dryRun?: boolean;
+  metricsFile?: string;
   allowDeletes?: boolean;
   full?: boolean;
   detailedExitcode?: boolean;
@@ -68,10 +77,25 @@ export async function runCommand(jobs: string[], flags: RunFlags, global: Global
   try {
     let code: ExitCode = EXIT.ok;
     const outcomes: JobOutcome[] = [];
+    const signal = shutdownSignal();
     for (const name of selectJobs(ctx.config, jobs)) {
+      if (signal.aborted) {
+        output.err(`job ${name}: not started (shutting down)`);
+        code = worst(code, EXIT.error);
+        continue;
+      }
       const progress = progressReporter(output, `applying ${name}`);
+      let ran = true;
       try {
-        const result = await runJob(ctx, name, { allowDeletes: Boolean(flags.allowDeletes), full: Boolean(flags.full), trigger: 'manual', onProgress: progress });
+        const job = getJob(ctx.config, name);
+        const result = await runJob(ctx, name, {
+          allowDeletes: Boolean(flags.allowDeletes),
+          full: Boolean(flags.full),
+          trigger: 'manual',
+          onProgress: progress,
+          signal,
+          lockWait: job.overlap === 'wait' ? job.overlapTimeout : 0,
+        });
         progress.end();
         outcomes.push(result);
         if (!output.json) printOutcome(output, result);
@@ -82,6 +106,11 @@ export async function runCommand(jobs: string[], flags: RunFlags, global: Global
         progress.end();
         reportJobError(output, name, err);
         code = worst(code, exitCodeFor(err));
+        // Skipped on the lock or an unknown job: there is no run of ours to report.
+        if (err instanceof LockHeldError || err instanceof UsageError) ran = false;
+      }
+      if (ran) {
+        await afterRun({ config: ctx.config, state: ctx.state, logger: ctx.logger, job: name, tool: toolName(), now: new Date(), metricsFile: flags.metricsFile });
       }
     }
     if (output.json) output.out(JSON.stringify(outcomes.map(outcomeJson), null, 2), true);
@@ -104,8 +133,9 @@ export async function applyCommand(file: string, global: GlobalOptions, output: 
   try {
     const progress = progressReporter(output, `applying ${plan.job}`);
     try {
-      const result = await applySavedPlan(ctx, plan, { allowDeletes: false, trigger: 'apply', onProgress: progress });
+      const result = await applySavedPlan(ctx, plan, { allowDeletes: false, trigger: 'apply', onProgress: progress, signal: shutdownSignal() });
       progress.end();
+      await afterRun({ config: ctx.config, state: ctx.state, logger: ctx.logger, job: plan.job, tool: toolName(), now: new Date() });
       if (output.json) output.out(JSON.stringify(outcomeJson(result), null, 2), true);
       else printOutcome(output, result);
       return outcomeCode(result, false);
