@@ -78,6 +78,7 @@ async function mainInner(argv: string[], streams: Streams): Promise<number> {
     .option('--allow-deletes', 'apply removals even when they exceed deletes.maxCount / maxPercent')
     .option('--detailed-exitcode', 'exit 2 when changes were applied, 0 when none were needed')
     .option('--full', 'compare in full even when source and target are unchanged')
+    .option('--only <key>', 'apply only the changes for one user or group (source id, userName, email, displayName or target id); needs one job')
     .option('--metrics-file <path>', 'after the run, write every job\'s metrics there (Prometheus text, for node_exporter\'s textfile collector)')
     .action(action(async (jobs: string[], flags: Record<string, string | boolean>) => (await import('./commands/run.js')).runCommand(jobs, flags, globals(), out())));
 
@@ -96,6 +97,13 @@ async function mainInner(argv: string[], streams: Streams): Promise<number> {
     .description('apply a plan saved with `plan --out`; refuses a plan made before state changed')
     .argument('<plan-file>', 'the saved plan')
     .action(action(async (file: string) => (await import('./commands/run.js')).applyCommand(file, globals(), out())));
+
+  program
+    .command('explain')
+    .description('show why one user or group is in or out of scope, what it matches on the target, and what a run would change (writes nothing)')
+    .argument('<job>', 'job name')
+    .argument('<key>', 'source id, userName, email, group displayName or target id')
+    .action(action(async (job: string, key: string) => (await import('./commands/explain.js')).explainCommand(job, key, globals(), out())));
 
   program
     .command('schedule')

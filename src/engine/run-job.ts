@@ -6,12 +6,14 @@ import { errorMessage, StalePlanError, UsageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redact } from '../core/secrets.js';
 import type { JobConfig, LoadedConfig } from '../config/types.js';
+import { focusPlan } from '../plan/focus.js';
 import { planJob } from '../plan/planner.js';
+import { resolveObjectKey } from './object-key.js';
 import { PLAN_VERSION, type Links, type Plan } from '../plan/types.js';
 import type { RunOutcome, RunTrigger, StateStore } from '../state/types.js';
 import { openConnector, type OpenedConnector } from './connectors.js';
-import { prepareSource } from './prepare-source.js';
-import { readSnapshot } from './read.js';
+import { prepareSource, type PreparedSource } from './prepare-source.js';
+import { readSnapshot, type Snapshot } from './read.js';
 import { readSource } from './source-read.js';
 import { acquireLockWaiting } from './lock-wait.js';
 import { TOOL_VERSION } from './tool-version.js';
@@ -37,6 +39,8 @@ export interface RunOptions extends PlanOptions {
   signal?: AbortSignal;
   /** How long to wait for another run of the job to release its lock; 0 or unset: fail at once. */
   lockWait?: number;
+  /** `run --only KEY`: apply only the changes concerning this user or group (see resolveObjectKey). */
+  only?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -67,7 +71,21 @@ export function getJob(config: LoadedConfig, name: string): JobConfig {
  * the config and the state serial go into a key (`noopKey`), and a key equal to the recorded one
  * returns an empty plan carrying that comparison's warnings.
  */
-async function computePlan(ctx: EngineContext, job: JobConfig, opts: PlanOptions, target: OpenedConnector): Promise<Plan> {
+/** What a full comparison looked at, for `explain` and `run --only`. */
+export interface PlanDetails {
+  source: Snapshot;
+  prepared: PreparedSource;
+  target: Snapshot;
+  links: Links;
+}
+
+async function computePlan(
+  ctx: EngineContext,
+  job: JobConfig,
+  opts: PlanOptions,
+  target: OpenedConnector,
+  capture?: (details: PlanDetails) => void,
+): Promise<Plan> {
   const warnings: ReadWarning[] = [];
   const warn = (w: ReadWarning) => warnings.push(w);
   const source = openConnector(ctx.config, job.source, ctx.logger, warn);
@@ -132,6 +150,7 @@ async function computePlan(ctx: EngineContext, job: JobConfig, opts: PlanOptions
       warnings,
     });
     ctx.logger.debug(`job ${job.name}: planned`, { changes: plan.changes.length, ms: timer() });
+    capture?.({ source: sourceSnapshot, prepared, target: targetSnapshot, links });
     sourceRead.commit();
     if (sourceRead.mode === 'delta') {
       const meta = ctx.state.sourceSnapshotMeta(job.name);
@@ -271,12 +290,39 @@ export async function planJobRun(ctx: EngineContext, jobName: string, opts: Plan
 }
 
 /**
+ * `explain`: a full comparison (never the unchanged-inputs shortcut) with what it looked at.
+ * Writes nothing to either side.
+ */
+export async function planWithDetails(ctx: EngineContext, jobName: string): Promise<{ plan: Plan; details: PlanDetails }> {
+  const job = getJob(ctx.config, jobName);
+  const target = openConnector(ctx.config, job.target, ctx.logger, () => {});
+  try {
+    let details: PlanDetails | undefined;
+    const plan = await computePlan(ctx, job, { allowDeletes: false, full: true }, target, (d) => (details = d));
+    if (!details) throw new Error('a full comparison did not report what it read');
+    return { plan, details };
+  } finally {
+    await target.connector.close();
+  }
+}
+
+/**
  * `run`: lock → read → plan → apply → record. The lock is taken before reading so two runs never
  * plan against the same state and both write.
  */
 export async function runJob(ctx: EngineContext, jobName: string, opts: RunOptions): Promise<JobOutcome> {
   const job = getJob(ctx.config, jobName);
-  return withJobRun(ctx, job, opts, async (target) => computePlan(ctx, job, { allowDeletes: opts.allowDeletes, full: opts.full }, target));
+  const only = opts.only;
+  if (only === undefined) {
+    return withJobRun(ctx, job, opts, async (target) => computePlan(ctx, job, { allowDeletes: opts.allowDeletes, full: opts.full }, target));
+  }
+  // Provision on demand: the full plan, narrowed to the changes that concern one object.
+  return withJobRun(ctx, job, opts, async (target) => {
+    let details: PlanDetails | undefined;
+    const plan = await computePlan(ctx, job, { allowDeletes: opts.allowDeletes, full: true }, target, (d) => (details = d));
+    if (!details) throw new Error('a full comparison did not report what it read');
+    return focusPlan(plan, resolveObjectKey(details, only));
+  });
 }
 
 /** `apply plan.json`: the saved plan is applied only if state has not moved on since it was made. */

@@ -906,7 +906,7 @@ function sortHeld(held: Change[]): Change[] {
   return [...held].sort((a, b) => PHASE_RANK[a.phase] - PHASE_RANK[b.phase] || cmpByRef(a, b));
 }
 
-function summarize(changes: readonly Change[], heldBack: readonly Change[]): PlanSummary {
+export function summarize(changes: readonly Change[], heldBack: readonly Change[]): PlanSummary {
   // Held-back membership removals ride along with their people; only objects are counted.
   const heldObjects = heldBack.filter((c) => c.kind !== 'remove-members').length;
   const summary: PlanSummary = { create: 0, update: 0, remove: 0, memberships: 0, heldBack: heldObjects };

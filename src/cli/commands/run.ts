@@ -21,6 +21,7 @@ function toolName(): string {
 
 export interface RunFlags {
   dryRun?: boolean;
+  only?: string;
   metricsFile?: string;
   allowDeletes?: boolean;
   full?: boolean;
@@ -72,9 +73,13 @@ export async function planCommand(jobs: string[], flags: PlanFlags, global: Glob
 
 /** `run [job…]`: plan and apply each job in turn; one job's failure does not stop the others. */
 export async function runCommand(jobs: string[], flags: RunFlags, global: GlobalOptions, output: Output): Promise<ExitCode> {
+  if (flags.dryRun && flags.only !== undefined) throw new UsageError('--only with --dry-run: see what a run would do to one object with `scim-sync explain JOB KEY`');
   if (flags.dryRun) return planCommand(jobs, { allowDeletes: flags.allowDeletes, full: flags.full, detailedExitcode: flags.detailedExitcode }, global, output);
   const ctx = await openContext(global, output);
   try {
+    if (flags.only !== undefined && selectJobs(ctx.config, jobs).length !== 1) {
+      throw new UsageError('--only applies one object of one job; name the job (scim-sync run JOB --only KEY)');
+    }
     let code: ExitCode = EXIT.ok;
     const outcomes: JobOutcome[] = [];
     const signal = shutdownSignal();
@@ -95,6 +100,7 @@ export async function runCommand(jobs: string[], flags: RunFlags, global: Global
           onProgress: progress,
           signal,
           lockWait: job.overlap === 'wait' ? job.overlapTimeout : 0,
+          ...(flags.only !== undefined ? { only: flags.only } : {}),
         });
         progress.end();
         outcomes.push(result);
