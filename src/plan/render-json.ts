@@ -40,8 +40,13 @@ function orderKeys(value: unknown): unknown {
   return out;
 }
 
+/** The plan as a plain value with keys in the fixed order, to embed in a larger JSON document. */
+export function planJsonValue(plan: Plan): unknown {
+  return orderKeys(plan);
+}
+
 export function renderPlanJson(plan: Plan): string {
-  return `${JSON.stringify(orderKeys(plan), null, 2)}\n`;
+  return `${JSON.stringify(planJsonValue(plan), null, 2)}\n`;
 }
 
 // ---- parsing --------------------------------------------------------------------------------

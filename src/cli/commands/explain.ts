@@ -1,6 +1,6 @@
 import { canonicalJson } from '../../core/attributes.js';
 import { explainObject, type Explanation } from '../../engine/explain.js';
-import { renderPlanJson } from '../../plan/render-json.js';
+import { planJsonValue } from '../../plan/render-json.js';
 import { renderPlanText } from '../../plan/render-text.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { openContext } from '../context.js';
@@ -12,7 +12,7 @@ export async function explainCommand(job: string, key: string, global: GlobalOpt
   try {
     const e = await explainObject(ctx, job, key);
     if (output.json) {
-      output.out(JSON.stringify({ ...e, plan: JSON.parse(renderPlanJson(e.plan)) as unknown }, null, 2), true);
+      output.out(JSON.stringify({ ...e, plan: planJsonValue(e.plan) }, null, 2), true);
     } else {
       output.out(renderExplanation(e, output.color));
     }

@@ -1,7 +1,7 @@
 import { describe } from '../../apply/applier.js';
 import { errorMessage, LockHeldError } from '../../core/errors.js';
 import { applySavedPlan, planJobRun, runJob, type JobOutcome } from '../../engine/run-job.js';
-import { renderPlanJson, parsePlanJson } from '../../plan/render-json.js';
+import { parsePlanJson, planJsonValue, renderPlanJson } from '../../plan/render-json.js';
 import { renderPlanText } from '../../plan/render-text.js';
 import type { Plan } from '../../plan/types.js';
 import { EXIT, exitCodeFor, worst, type ExitCode } from '../exit-codes.js';
@@ -59,7 +59,7 @@ export async function planCommand(jobs: string[], flags: PlanFlags, global: Glob
         code = worst(code, exitCodeFor(err));
       }
     }
-    if (output.json) output.out(plans.length === 1 && jobs.length === 1 ? renderPlanJson(plans[0]!) : JSON.stringify(plans.map((p) => JSON.parse(renderPlanJson(p))), null, 2), true);
+    if (output.json) output.out(plans.length === 1 && jobs.length === 1 ? renderPlanJson(plans[0]!) : JSON.stringify(plans.map(planJsonValue), null, 2), true);
     if (flags.out && plans[0]) {
       // Plans contain personal data: readable by the owner only.
       await writeFile(flags.out, renderPlanJson(plans[0]), { mode: 0o600 });
@@ -198,7 +198,7 @@ function outcomeJson(result: JobOutcome): unknown {
     job: result.job,
     outcome: result.outcome,
     runId: result.runId,
-    plan: JSON.parse(renderPlanJson(result.plan)) as unknown,
+    plan: planJsonValue(result.plan),
     applied: result.apply?.counts ?? {},
     errors: result.apply?.errors ?? [],
     heldBack: result.plan.summary.heldBack,
