@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { registerSecret } from '../../src/core/secrets.js';
 import { PROFILE_NAMES } from './profiles.js';
 
 /**
@@ -33,6 +34,23 @@ export type ScimAuth = z.infer<typeof authSchema>;
 
 export const DEFAULT_TIMEOUTS = { connect: 10_000, headers: 30_000, body: 60_000 } as const;
 export const DEFAULT_RETRY = { attempts: 5, baseDelay: 500, maxDelay: 30_000 } as const;
+
+/**
+ * Proxy credentials are secrets, but the URL itself is not: registering only the credentials (at
+ * parse time, before any message can carry them) keeps the proxy host visible in `config` output.
+ */
+function registerProxyCredentials(url: string): string {
+  const u = new URL(url);
+  for (const part of [u.username, u.password]) {
+    if (part === '') continue;
+    registerSecret(part);
+    registerSecret(decodeURIComponent(part));
+  }
+  if (u.username || u.password) {
+    registerSecret(Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64'));
+  }
+  return url;
+}
 
 export const scimConfigSchema = z.strictObject({
   /** The SCIM root, e.g. `https://app.example.com/scim/v2`; `/Users` and `/Groups` are appended. */
@@ -79,6 +97,19 @@ export const scimConfigSchema = z.strictObject({
       message: 'certFile and keyFile must be given together',
     })
     .optional(),
+  /**
+   * Forward proxy for every request (SCIM and OAuth token), e.g. `http://user:pw@proxy:3128`;
+   * `false` ignores HTTPS_PROXY/HTTP_PROXY. Absent: those variables (and NO_PROXY) apply.
+   */
+  proxy: z.union([z.url({ protocol: /^https?$/ }).transform(registerProxyCredentials), z.literal(false)]).optional(),
+  /**
+   * Look the object up (externalId, then userName / displayName) before each create, so an
+   * existing one is adopted without a POST. For targets that cannot list everything; otherwise
+   * the planner already adopts from its full read of the target.
+   */
+  lookupBeforeCreate: z.boolean().default(false),
+  /** Delta reads: ms subtracted from the server's `Date` header for the watermark (clock skew, commit lag). */
+  deltaSkew: z.number().int().min(0).max(86_400_000).default(60_000),
   /** Connections kept open to the server; defaults to the job's concurrency. */
   concurrency: positiveInt.max(256).optional(),
 });

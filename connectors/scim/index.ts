@@ -10,7 +10,8 @@ import { SCIM_SECRET_KEYS, scimConfigSchema } from './config.js';
 import type { ScimConfig } from './config.js';
 import { describeResourceTypes, describeSchemas, parseResourceTypes, parseSchemas } from '../../src/scim/discovery.js';
 import { resolveProfile } from './profiles.js';
-import { createReader } from './reader.js';
+import { createDelta } from './delta.js';
+import { createListing, createReader } from './reader.js';
 import { createWriter } from './writer.js';
 
 export { scimConfigSchema, type ScimConfig } from './config.js';
@@ -49,16 +50,35 @@ export function createScimConnector(config: ScimConfig, ctx: ConnectorContext, h
     return spc === undefined || spc.patch ? 'patch' : 'put';
   };
 
+  const etags = async (): Promise<boolean> => (await discover())?.etag ?? false;
+
+  const readerOptions = {
+    pageSize: config.pageSize,
+    enterpriseKey: settings.enterpriseKey,
+    largeGroups: config.largeGroups,
+    memberFetchConcurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
+  };
+  const listing = createListing(client, ctx, readerOptions);
+  const delta = createDelta(client, ctx, listing, discover, { skewMs: config.deltaSkew, ...(hooks.now ? { now: hooks.now } : {}) });
+
   return {
-    reader: createReader(client, ctx, {
-      pageSize: config.pageSize,
-      enterpriseKey: settings.enterpriseKey,
-      largeGroups: config.largeGroups,
-      memberFetchConcurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
+    reader: createReader(client, ctx, readerOptions),
+    // Offered until the server is known not to filter on meta.lastModified (see delta.ts).
+    get delta() {
+      return delta.known()?.ok === false ? undefined : delta.reader;
+    },
+    writer: createWriter(client, {
+      memberBatchSize: settings.memberBatchSize,
+      memberRemoveStyle: settings.memberRemoveStyle,
+      updateMethod,
+      etags,
+      lookupBeforeCreate: config.lookupBeforeCreate,
+      ...(settings.enterpriseKey !== undefined ? { enterpriseKey: settings.enterpriseKey } : {}),
     }),
-    writer: createWriter(client, { memberBatchSize: settings.memberBatchSize, memberRemoveStyle: settings.memberRemoveStyle, updateMethod }),
     async check(): Promise<CheckResult> {
       const details = [`SCIM server ${config.baseUrl} (profile ${settings.profile})`];
+      const proxy = client.proxy;
+      details.push(`  connections: ${proxy === undefined ? 'direct' : `through proxy ${proxy}`}`);
       let ok = true;
       try {
         const res = await client.request('GET', '/ServiceProviderConfig', { object: 'read /ServiceProviderConfig' });
@@ -83,7 +103,15 @@ export function createScimConnector(config: ScimConfig, ctx: ConnectorContext, h
         }
       }
       const method = await updateMethod();
-      details.push(`  updates sent as ${method.toUpperCase()}`);
+      details.push(`  updates sent as ${method.toUpperCase()}${method === 'put' && (await etags()) ? ' with If-Match (ETags)' : ''}`);
+      if (config.lookupBeforeCreate) details.push('  creates look up an existing object first (lookupBeforeCreate)');
+      try {
+        const support = await delta.probe();
+        details.push(`  delta reads (as a source): ${support.ok ? 'yes, by meta.lastModified gt' : `no — ${support.reason}; every read is a full read`}`);
+      } catch (err) {
+        ok = false;
+        details.push(`  delta reads: probe failed: ${errorMessage(err)}`);
+      }
       // Counting proves the credentials can read, which the (often public) config document does not.
       for (const endpoint of ['/Users', '/Groups'] as const) {
         try {
@@ -104,7 +132,7 @@ export function createScimConnector(config: ScimConfig, ctx: ConnectorContext, h
 export const scimConnector = defineConnector<ScimConfig>({
   type: 'scim',
   description: 'SCIM 2.0 server (RFC 7643/7644): source and target',
-  capabilities: { read: true, write: true, nestedGroups: true, deactivate: true, delete: true, delta: false },
+  capabilities: { read: true, write: true, nestedGroups: true, deactivate: true, delete: true, delta: true },
   // Remote targets rate-limit; 8 keeps a typical SaaS endpoint below its limits while hiding latency.
   defaultConcurrency: DEFAULT_CONCURRENCY,
   configSchema: scimConfigSchema,

@@ -145,10 +145,10 @@ export interface ReaderOptions {
  * or fail: a group whose members cannot be read fails the listing, and a group missing in the
  * second read (deleted meanwhile) too, since its members are unknown.
  */
-function listLargeGroups(client: ScimClient, ctx: Pick<ConnectorContext, 'name' | 'warn'>, opts: ReaderOptions): AsyncIterable<SourceGroup> {
+function listLargeGroups(client: ScimClient, ctx: Pick<ConnectorContext, 'name' | 'warn'>, opts: ReaderOptions, filter?: string): AsyncIterable<SourceGroup> {
   const listing = listResources<{ id: string; json: Record<string, unknown> }>(
     client,
-    { endpoint: '/Groups', kind: 'groups', pageSize: opts.pageSize, query: { excludedAttributes: 'members' } },
+    { endpoint: '/Groups', kind: 'groups', pageSize: opts.pageSize, query: { excludedAttributes: 'members', ...(filter !== undefined ? { filter } : {}) } },
     (json) => ({ id: fromScimGroup(json).id, json: json as Record<string, unknown> }),
     ctx,
   );
@@ -184,14 +184,29 @@ function listLargeGroups(client: ScimClient, ctx: Pick<ConnectorContext, 'name' 
   };
 }
 
-export function createReader(client: ScimClient, ctx: Pick<ConnectorContext, 'name' | 'warn'>, opts: ReaderOptions): DirectoryReader {
+/** Users and groups, all or only those matching a SCIM filter (delta reads), with the same paging guarantees. */
+export interface FilteredListing {
+  users(filter?: string): AsyncIterable<SourceUser>;
+  groups(filter?: string): AsyncIterable<SourceGroup>;
+}
+
+export function createListing(client: ScimClient, ctx: Pick<ConnectorContext, 'name' | 'warn'>, opts: ReaderOptions): FilteredListing {
   const parseUser = opts.enterpriseKey === undefined ? fromScimUser : (json: unknown) => fromScimUser(normalizeResource(json, opts));
+  const q = (filter: string | undefined) => (filter !== undefined ? { query: { filter } } : {});
   return {
-    listUsers: () => listResources<SourceUser>(client, { endpoint: '/Users', kind: 'users', pageSize: opts.pageSize }, parseUser, ctx),
-    listGroups: () =>
+    users: (filter) => listResources<SourceUser>(client, { endpoint: '/Users', kind: 'users', pageSize: opts.pageSize, ...q(filter) }, parseUser, ctx),
+    groups: (filter) =>
       opts.largeGroups
-        ? listLargeGroups(client, ctx, opts)
-        : listResources<SourceGroup>(client, { endpoint: '/Groups', kind: 'groups', pageSize: opts.pageSize }, fromScimGroup, ctx),
+        ? listLargeGroups(client, ctx, opts, filter)
+        : listResources<SourceGroup>(client, { endpoint: '/Groups', kind: 'groups', pageSize: opts.pageSize, ...q(filter) }, fromScimGroup, ctx),
+  };
+}
+
+export function createReader(client: ScimClient, ctx: Pick<ConnectorContext, 'name' | 'warn'>, opts: ReaderOptions): DirectoryReader {
+  const listing = createListing(client, ctx, opts);
+  return {
+    listUsers: () => listing.users(),
+    listGroups: () => listing.groups(),
     userAttributes: () => ATTRIBUTES,
   };
 }

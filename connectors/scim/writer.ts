@@ -1,6 +1,6 @@
 import type { UserAttribute } from '../../src/core/attributes.js';
 import type { Created, DirectoryWriter } from '../../src/core/connector.js';
-import { RemoteError } from '../../src/core/errors.js';
+import { AlreadyExistsError, RemoteError } from '../../src/core/errors.js';
 import type { GroupInput, MemberRef, UserInput } from '../../src/core/model.js';
 import { redact } from '../../src/core/secrets.js';
 import { describeScimError } from '../../src/scim/errors.js';
@@ -14,15 +14,28 @@ import {
   userPatchOperations,
 } from '../../src/scim/patch.js';
 import type { MemberRemoveStyle, PatchOperation } from '../../src/scim/patch.js';
-import { parseListResponse, toScimGroup, toScimMember, toScimUser } from '../../src/scim/schemas.js';
+import { ENTERPRISE_USER_URN, parseListResponse, toScimGroup, toScimMember, toScimUser } from '../../src/scim/schemas.js';
 import type { ScimClient, ScimResponse } from './client.js';
+import { normalizeResource } from './profiles.js';
 
 export interface WriterOptions {
   memberBatchSize: number;
   memberRemoveStyle: MemberRemoveStyle;
   /** How updates are sent; discovered from /ServiceProviderConfig once, on first use. */
   updateMethod: () => Promise<'patch' | 'put'>;
+  /** Whether /ServiceProviderConfig advertises ETags: PUTs then carry `If-Match` with the version read. */
+  etags?: () => Promise<boolean>;
+  /** Look for an existing object (externalId, then userName/displayName) before each POST. */
+  lookupBeforeCreate?: boolean;
+  /** Profile alias written instead of the enterprise extension URN (ArkID: `enterprise_extension`). */
+  enterpriseKey?: string;
 }
+
+/** What a lookup by filter found: one object (adoptable), several (ambiguous), or nothing. */
+type Lookup =
+  | { kind: 'one'; id: string; by: string; value: string; externalId?: string }
+  | { kind: 'many'; by: string; value: string; ids: string[] }
+  | { kind: 'none' };
 
 type Endpoint = '/Users' | '/Groups';
 
@@ -56,56 +69,129 @@ function isJsonObject(v: unknown): v is Record<string, unknown> {
 }
 
 export function createWriter(client: ScimClient, opts: WriterOptions): DirectoryWriter {
-  /** The id of the resource whose `attr` equals `value`, when the server can filter on it. */
-  async function findId(endpoint: Endpoint, attr: string, value: string): Promise<string | undefined> {
+  const enterpriseKey = opts.enterpriseKey;
+  const noun = (endpoint: Endpoint) => (endpoint === '/Users' ? 'user' : 'group');
+
+  /** A body as this server wants it: the enterprise extension under the profile's key (ArkID). */
+  const outgoing = (body: Record<string, unknown>): Record<string, unknown> => {
+    if (enterpriseKey === undefined || !(ENTERPRISE_USER_URN in body)) return body;
+    const { [ENTERPRISE_USER_URN]: ext, ...rest } = body;
+    return { ...rest, [enterpriseKey]: ext };
+  };
+  /** PATCH paths likewise: `urn:…:enterprise:2.0:User:department` → `enterprise_extension.department`. */
+  const outgoingOps = (ops: PatchOperation[]): PatchOperation[] => {
+    if (enterpriseKey === undefined) return ops;
+    const prefix = `${ENTERPRISE_USER_URN}:`;
+    return ops.map((op) =>
+      op.path?.startsWith(prefix) ? { ...op, path: `${enterpriseKey}.${op.path.slice(prefix.length)}` } : op.path === ENTERPRISE_USER_URN ? { ...op, path: enterpriseKey } : op,
+    );
+  };
+
+  /**
+   * Resources whose `attr` equals `value` (at most two asked: one is adoptable, two are not).
+   * `undefined` when the server refuses to filter on that attribute (400): not an answer.
+   */
+  async function findBy(endpoint: Endpoint, attr: string, value: string): Promise<Record<string, unknown>[] | undefined> {
     const filter = formatFilter({ type: 'compare', op: 'eq', path: { name: attr }, value });
-    try {
-      const res = await client.request('GET', endpoint, { object: `find ${attr} ${value}`, query: { filter, count: 2 } });
-      const first = parseListResponse(res.body).resources[0];
-      const id = isJsonObject(first) ? first.id : undefined;
-      return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
-    } catch {
-      // The lookup only enriches the 409 message; a server that cannot filter must not hide it.
-      return undefined;
-    }
+    const res = await client.request('GET', endpoint, { object: `find ${noun(endpoint)} by ${attr} ${JSON.stringify(value)}`, query: { filter, count: 2 }, accept: [400] });
+    if (res.status === 400) return undefined;
+    // A resource without an id cannot be adopted or named; a server sending one is ignored for it.
+    return parseListResponse(res.body).resources.filter((r): r is Record<string, unknown> => isJsonObject(r) && (typeof r.id === 'string' || typeof r.id === 'number') && r.id !== '');
   }
 
-  async function create(endpoint: Endpoint, body: Record<string, unknown>, object: string, unique: { attr: string; value: string }): Promise<Created> {
-    const res = await client.request('POST', endpoint, { object, body, accept: [409] });
+  /** The existing object a create would collide with: by externalId (the anchor) first, then the unique name. */
+  async function lookup(endpoint: Endpoint, keys: { attr: string; value: string | undefined }[]): Promise<Lookup> {
+    for (const { attr, value } of keys) {
+      if (value === undefined || value === '') continue;
+      const found = await findBy(endpoint, attr, value);
+      if (found === undefined || found.length === 0) continue;
+      const ids = found.map((r) => String(r.id));
+      if (found.length > 1) return { kind: 'many', by: attr, value, ids };
+      const theirs = found[0]!.externalId;
+      return { kind: 'one', id: ids[0]!, by: attr, value, ...(typeof theirs === 'string' && theirs !== '' ? { externalId: theirs } : {}) };
+    }
+    return { kind: 'none' };
+  }
+
+  /** The error for an object that already exists; the applier adopts it or not (job match settings). */
+  function existsError(endpoint: Endpoint, object: string, detail: string, found: Lookup, status: number | undefined): Error {
+    if (found.kind === 'many') {
+      return new RemoteError(object, `${detail}; several ${noun(endpoint)}s have ${found.by} ${JSON.stringify(found.value)} (${found.ids.join(', ')}): not adopted`, status);
+    }
+    if (found.kind === 'none') return new AlreadyExistsError(object, detail, undefined, status);
+    const existing = { id: found.id, by: found.by, ...(found.externalId !== undefined ? { externalId: found.externalId } : {}) };
+    return new AlreadyExistsError(object, `${detail}; existing ${noun(endpoint)} ${found.id} has ${found.by} ${JSON.stringify(found.value)}`, existing, status);
+  }
+
+  async function create(endpoint: Endpoint, body: Record<string, unknown>, object: string, unique: { attr: string; value: string }, externalId: string | undefined): Promise<Created> {
+    const candidates = [
+      { attr: 'externalId', value: externalId },
+      { attr: unique.attr, value: unique.value },
+    ];
+    if (opts.lookupBeforeCreate) {
+      // Errors other than "cannot filter on this" fail the create: creating blind could duplicate.
+      const found = await lookup(endpoint, candidates);
+      if (found.kind !== 'none') throw existsError(endpoint, object, 'found before creating', found, undefined);
+    }
+    const res = await client.request('POST', endpoint, { object, body: outgoing(body), accept: [409] });
     if (res.status !== 409) return { id: createdId(res, object) };
     const detail = redact(describeScimError(res.body, 409));
-    const existing = await findId(endpoint, unique.attr, unique.value);
-    // Adopting the existing object is the planner's decision (match settings); say which one it is.
-    const hint = existing !== undefined ? `; existing ${endpoint === '/Users' ? 'user' : 'group'} ${existing} has ${unique.attr} ${JSON.stringify(unique.value)}` : '';
-    throw new RemoteError(object, `${detail}${hint}`, 409);
+    let found: Lookup;
+    try {
+      found = await lookup(endpoint, candidates);
+    } catch (err) {
+      // The lookup only explains the 409; its own failure must not hide the server's answer.
+      throw new RemoteError(object, `${detail}; looking up the existing ${noun(endpoint)} failed: ${err instanceof Error ? err.message : String(err)}`, 409);
+    }
+    throw existsError(endpoint, object, detail, found, 409);
   }
 
-  async function fetchResource(endpoint: Endpoint, id: string, object: string): Promise<Record<string, unknown>> {
+  async function fetchResource(endpoint: Endpoint, id: string, object: string): Promise<{ body: Record<string, unknown>; version: string | undefined }> {
     const res = await client.request('GET', resourcePath(endpoint, id), { object });
     if (!isJsonObject(res.body)) throw new RemoteError(object, `${res.status}: the server answered without the resource`, res.status);
-    return res.body;
+    const etag = Array.isArray(res.headers.etag) ? res.headers.etag[0] : res.headers.etag;
+    const meta = res.body.meta;
+    const metaVersion = isJsonObject(meta) && typeof meta.version === 'string' ? meta.version : undefined;
+    // Read with the profile's aliases renamed to the RFC names, so local PATCH paths apply.
+    const body = normalizeResource(res.body, { enterpriseKey }) as Record<string, unknown>;
+    return { body, version: etag ?? metaVersion };
+  }
+
+  /**
+   * GET + PUT of a whole resource. With ETags advertised the PUT carries `If-Match`: a concurrent
+   * change then answers 412 instead of being overwritten, and the resource is read again and the
+   * change re-applied, once; a second 412 fails the object (someone keeps writing it).
+   */
+  async function put(endpoint: Endpoint, id: string, object: string, change: (current: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+    const path = resourcePath(endpoint, id);
+    const versioned = (await opts.etags?.()) ?? false;
+    for (let attempt = 1; ; attempt++) {
+      const { body: current, version } = await fetchResource(endpoint, id, object);
+      // meta is read-only and some servers refuse a PUT that carries it.
+      const { meta: _meta, ...rest } = change(current);
+      const headers = versioned && version !== undefined ? { 'if-match': version } : undefined;
+      const res = await client.request('PUT', path, { object, body: outgoing(rest), ...(headers ? { headers, accept: [412] } : {}) });
+      if (res.status !== 412) return;
+      if (attempt >= 2) throw new RemoteError(object, `${redact(describeScimError(res.body, 412))}; the resource changed again after it was re-read`, 412);
+    }
   }
 
   /** PATCH, or GET + PUT of the whole resource with the same operations applied locally. */
   async function modify(endpoint: Endpoint, id: string, ops: PatchOperation[], object: string): Promise<void> {
     if (ops.length === 0) return;
-    const path = resourcePath(endpoint, id);
     if ((await opts.updateMethod()) === 'patch') {
-      await client.request('PATCH', path, { object, body: patchBody(ops) });
+      await client.request('PATCH', resourcePath(endpoint, id), { object, body: patchBody(outgoingOps(ops)) });
       return;
     }
-    const current = await fetchResource(endpoint, id, object);
-    // meta is read-only and some servers refuse a PUT that carries it.
-    const { meta: _meta, ...rest } = applyPatchOperations(current, ops);
-    await client.request('PUT', path, { object, body: rest });
+    await put(endpoint, id, object, (current) => applyPatchOperations(current, ops));
   }
 
   /** Member changes without PATCH: read the group, change its member list, PUT it back. */
   async function putMembers(groupId: string, object: string, change: (members: Record<string, unknown>[]) => Record<string, unknown>[]): Promise<void> {
-    const current = await fetchResource('/Groups', groupId, object);
-    const members = Array.isArray(current.members) ? current.members.filter(isJsonObject) : [];
-    const { meta: _meta, ...rest } = current;
-    await client.request('PUT', resourcePath('/Groups', groupId), { object, body: { ...rest, members: change(members) } });
+    await put('/Groups', groupId, object, (current) => {
+      const members = Array.isArray(current.members) ? current.members.filter(isJsonObject) : [];
+      return { ...current, members: change(members) };
+    });
   }
 
   async function changeMembers(verb: 'add' | 'remove', groupId: string, members: readonly MemberRef[]): Promise<void> {
@@ -134,7 +220,8 @@ export function createWriter(client: ScimClient, opts: WriterOptions): Directory
   }
 
   return {
-    createUser: (user: UserInput) => create('/Users', toScimUser(user), `create user ${user.userName}`, { attr: 'userName', value: user.userName }),
+    createUser: (user: UserInput) =>
+      create('/Users', toScimUser(user), `create user ${user.userName}`, { attr: 'userName', value: user.userName }, user.externalId),
     updateUser: (id: string, desired: UserInput, changed: readonly UserAttribute[]) =>
       modify('/Users', id, userPatchOperations(desired, changed), `update user ${id}`),
     deactivateUser: (id: string) => modify('/Users', id, [{ op: 'replace', path: 'active', value: false }], `deactivate user ${id}`),
@@ -144,7 +231,7 @@ export function createWriter(client: ScimClient, opts: WriterOptions): Directory
       await client.request('DELETE', resourcePath('/Users', id), { object: `delete user ${id}` });
     },
     createGroup: (group: GroupInput) =>
-      create('/Groups', toScimGroup(group), `create group ${group.displayName}`, { attr: 'displayName', value: group.displayName }),
+      create('/Groups', toScimGroup(group), `create group ${group.displayName}`, { attr: 'displayName', value: group.displayName }, group.externalId),
     updateGroup: (id: string, desired: GroupInput, changed: readonly ('displayName' | 'externalId')[]) =>
       modify('/Groups', id, groupPatchOperations(desired, changed), `update group ${id}`),
     deleteGroup: async (id: string) => {

@@ -1,7 +1,7 @@
-import type { UserAttribute } from '../core/attributes.js';
+import { getPath, USER_ATTRIBUTES, type UserAttribute } from '../core/attributes.js';
 import type { DirectoryWriter } from '../core/connector.js';
-import { errorMessage, RemoteError } from '../core/errors.js';
-import type { MemberRef, UserInput } from '../core/model.js';
+import { AlreadyExistsError, errorMessage, RemoteError } from '../core/errors.js';
+import type { GroupInput, MemberRef, UserInput } from '../core/model.js';
 import { redact } from '../core/secrets.js';
 import type { Change, ObjectRef, Plan } from '../plan/types.js';
 import { PHASES } from '../plan/types.js';
@@ -14,6 +14,13 @@ export interface ChangeResult {
   status: 'applied' | 'failed' | 'skipped';
   /** Failure or skip reason, already redacted. */
   message?: string;
+  /**
+   * What happened besides the planned write: `adopted` — a create found the object already on
+   * the target and linked it (counted as `adopt-user`/`adopt-group`); `recreated` — the linked
+   * object was gone (404) and was created again (`onMissing: recreate`); `unlinked` — it was gone
+   * and its link was dropped, so the next run plans a create or adoption.
+   */
+  effect?: 'adopted' | 'recreated' | 'unlinked';
 }
 
 export interface ApplyResult {
@@ -21,8 +28,12 @@ export interface ApplyResult {
   /** Applied changes by kind. */
   counts: Record<string, number>;
   errors: RunError[];
-  /** True when the error budget stopped the run before every change was attempted. */
+  /**
+   * True when the error budget (or `maxConsecutiveFailures`: the target looks unavailable) stopped
+   * the run before every change was attempted; `stopReason` says which, for humans.
+   */
   stoppedByBudget: boolean;
+  stopReason?: string;
   /** True when the abort signal stopped the run before every change was attempted. */
   interrupted: boolean;
 }
@@ -35,12 +46,43 @@ export interface ApplyOptions {
   concurrency: number;
   /** Stop starting new changes once this many have failed. */
   errorBudget: number;
+  /**
+   * Stop starting new changes once this many in a row failed as "target unavailable" (RemoteError
+   * marked transient: 5xx, timeouts, refused connections after the connector's own retries), with
+   * no success in between. A dead target then costs a few rounds of retries, not the whole budget's.
+   * Default 10.
+   */
+  maxConsecutiveFailures?: number;
+  /**
+   * The job's matchers. A create answered "already exists" (AlreadyExistsError naming exactly one
+   * object) adopts that object only when it was found by `externalId` (the anchor, always allowed,
+   * as in the planner) or by a matcher listed here. Default: the config defaults.
+   */
+  match?: { users: readonly string[]; groups: readonly string[] };
+  /**
+   * A linked object answering 404 to an update, deactivation or member change is gone from the
+   * target. `relink` (default): drop the link and report it; the next run plans a create or an
+   * adoption. `recreate`: create it now from the desired state in the plan and link the new one.
+   */
+  onMissing?: 'relink' | 'recreate';
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
 
 /** A change could not be attempted because something it depends on is missing. */
 class DependencyError extends Error {}
+
+/** The linked object was gone (404) and its link was dropped: reported, not counted as a failure. */
+class UnlinkedError extends Error {}
+
+/** What `execute` reports besides success. */
+interface Outcome {
+  note?: string;
+  effect?: ChangeResult['effect'];
+}
+
+const DEFAULT_MATCH = { users: ['externalId', 'userName'], groups: ['externalId', 'displayName'] } as const;
+const DEFAULT_MAX_CONSECUTIVE = 10;
 
 /**
  * Executes a plan phase by phase. Each change is attempted independently: one failure is recorded
@@ -52,6 +94,9 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   const { job, plan, writer, state } = opts;
   // The common scheduled run changes nothing: skip loading every link just to resolve nothing.
   if (plan.changes.length === 0) return { results: [], counts: {}, errors: [], stoppedByBudget: false, interrupted: false };
+  const match = opts.match ?? DEFAULT_MATCH;
+  const onMissing = opts.onMissing ?? 'relink';
+  const maxConsecutive = opts.maxConsecutiveFailures ?? DEFAULT_MAX_CONSECUTIVE;
   const initial = state.loadLinks(job);
   const links = new LinkBatch(state, job);
   // Source id → target id, extended as creates succeed so later phases can resolve references.
@@ -59,6 +104,13 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   const groupIds = new Map<string, string>();
   for (const [s, l] of initial.users) userIds.set(s, l.targetId);
   for (const [s, l] of initial.groups) groupIds.set(s, l.targetId);
+  // Target id → source id of every linked object, so an adoption never takes another's object.
+  const claimed = { user: new Map<string, string>(), group: new Map<string, string>() };
+  for (const [s, l] of initial.users) claimed.user.set(l.targetId, s);
+  for (const [s, l] of initial.groups) claimed.group.set(l.targetId, s);
+  // Target ids found gone (404) in this run: dropped (a later reference is skipped) or replaced by a new object.
+  const gone = new Set<string>();
+  const replaced = new Map<string, string>();
   // Source objects whose create failed: their dependants are skipped, not attempted half-way.
   const failedSources = new Set<string>();
 
@@ -66,18 +118,21 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   const counts: Record<string, number> = {};
   const errors: RunError[] = [];
   let failures = 0;
+  let consecutive = 0;
   let done = 0;
   let stoppedByBudget = false;
+  let stopReason: string | undefined;
   let interrupted = false;
   const total = plan.changes.length;
 
   const resolve = (ref: ObjectRef): string => {
-    if (ref.targetId) return ref.targetId;
     const map = ref.kind === 'user' ? userIds : groupIds;
-    const id = ref.sourceId === undefined ? undefined : map.get(ref.sourceId);
+    let id = ref.targetId ?? (ref.sourceId === undefined ? undefined : map.get(ref.sourceId));
     if (id === undefined) {
       throw new DependencyError(`${ref.kind} ${ref.label} does not exist on the target (its create failed or was skipped)`);
     }
+    id = replaced.get(id) ?? id;
+    if (gone.has(id)) throw new DependencyError(`${ref.kind} ${ref.label} is gone from the target (${id} answered 404); its link was dropped`);
     return id;
   };
 
@@ -92,65 +147,176 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
     return { ...user, enterprise };
   };
 
-  /** Returns a note when the change applied only in part (members that could not be resolved). */
-  const execute = async (change: Change): Promise<string | void> => {
+  /**
+   * The object a refused create found, if the job may adopt it; otherwise rethrows, naming why not.
+   * Mirrors the planner: externalId (the anchor) always, other attributes per `match`, never an
+   * object linked to another source object or anchored (by its own externalId) to one.
+   */
+  const adoptable = (err: unknown, kind: 'user' | 'group', sourceId: string, externalId: string | undefined): { id: string; by: string } => {
+    if (!(err instanceof AlreadyExistsError) || err.existing === undefined) throw err;
+    const { id, by, externalId: theirs } = err.existing;
+    const owner = claimed[kind].get(id);
+    const reason =
+      by !== 'externalId' && !(kind === 'user' ? match.users : match.groups).includes(by)
+        ? `the job's match.${kind}s does not include ${by}`
+        : owner !== undefined && owner !== sourceId
+          ? `it is linked to source ${kind} ${owner}`
+          : theirs !== undefined && theirs !== externalId
+            ? `its externalId ${JSON.stringify(theirs)} anchors it to another source ${kind}`
+            : undefined;
+    if (reason !== undefined) throw new RemoteError(err.object, `${err.detail}; not adopted: ${reason}`, err.status);
+    return { id, by };
+  };
+
+  /** Create, or adopt the existing object the target names (a 409, or a lookup before create). */
+  const createOrAdoptUser = async (sourceId: string, user: UserInput): Promise<{ id: string; adoptedBy?: string }> => {
+    try {
+      return await writer.createUser(user);
+    } catch (err) {
+      const found = adoptable(err, 'user', sourceId, user.externalId);
+      // Write every managed attribute the source has: the object's current values are unknown.
+      // One the source leaves unset is not cleared now; the next run's comparison clears it.
+      const present = USER_ATTRIBUTES.filter((a) => getPath(user as unknown as Record<string, unknown>, a) !== undefined);
+      await writer.updateUser(found.id, user, present);
+      return { id: found.id, adoptedBy: found.by };
+    }
+  };
+
+  const createOrAdoptGroup = async (sourceId: string, group: GroupInput): Promise<{ id: string; adoptedBy?: string }> => {
+    try {
+      return await writer.createGroup(group);
+    } catch (err) {
+      const found = adoptable(err, 'group', sourceId, group.externalId);
+      const present = (['displayName', 'externalId'] as const).filter((a) => group[a] !== undefined);
+      await writer.updateGroup(found.id, group, present);
+      return { id: found.id, adoptedBy: found.by };
+    }
+  };
+
+  const recordLink = async (kind: 'user' | 'group', sourceId: string, made: { id: string; adoptedBy?: string }, fingerprint: string): Promise<Outcome | undefined> => {
+    (kind === 'user' ? userIds : groupIds).set(sourceId, made.id);
+    claimed[kind].set(made.id, sourceId);
+    await links.link(kind, { sourceId, targetId: made.id, origin: made.adoptedBy ? 'adopted' : 'created', fingerprint });
+    if (!made.adoptedBy) return undefined;
+    return { effect: 'adopted', note: `already on the target as ${made.id} (found by ${made.adoptedBy}); adopted it and wrote the desired attributes` };
+  };
+
+  /**
+   * The linked object answered 404. With `recreate` and a desired object at hand, create it again
+   * and link the new one; otherwise drop the link (UnlinkedError) so the next run plans it afresh.
+   */
+  const whenGone = async (
+    kind: 'user' | 'group',
+    sourceId: string | undefined,
+    targetId: string,
+    recreate: (() => Promise<{ id: string; adoptedBy?: string }>) | undefined,
+    fingerprint: string | undefined,
+  ): Promise<Outcome> => {
+    if (onMissing === 'recreate' && recreate !== undefined && sourceId !== undefined && fingerprint !== undefined) {
+      const made = await recreate();
+      replaced.set(targetId, made.id);
+      claimed[kind].delete(targetId);
+      await recordLink(kind, sourceId, made, fingerprint);
+      const how = made.adoptedBy ? `adopted ${made.id} (found by ${made.adoptedBy})` : `created it again as ${made.id}`;
+      return { effect: 'recreated', note: `${kind} ${targetId} was gone from the target (404); ${how}` };
+    }
+    gone.add(targetId);
+    claimed[kind].delete(targetId);
+    if (sourceId !== undefined) {
+      state.unlink(job, kind, sourceId);
+      (kind === 'user' ? userIds : groupIds).delete(sourceId);
+    }
+    throw new UnlinkedError(`${kind} ${targetId} is gone from the target (404); its link was dropped and the next run will create or adopt it`);
+  };
+
+  /** Runs a write on a linked object; a 404 goes to `whenGone`. */
+  const onLinked = async (write: () => Promise<void>, gone404: () => Promise<Outcome>): Promise<Outcome | undefined> => {
+    try {
+      await write();
+      return undefined;
+    } catch (err) {
+      if (err instanceof RemoteError && err.status === 404) return gone404();
+      throw err;
+    }
+  };
+
+  const execute = async (change: Change): Promise<Outcome | undefined> => {
     switch (change.kind) {
       case 'create-user': {
-        const created = await writer.createUser(toTargetUser(change.user));
+        const made = await createOrAdoptUser(change.ref.sourceId!, toTargetUser(change.user));
         // Known in memory at once, so reports waiting on this manager need not wait for the commit.
-        userIds.set(change.ref.sourceId!, created.id);
-        await links.link('user', { sourceId: change.ref.sourceId!, targetId: created.id, origin: 'created', fingerprint: change.fingerprint });
-        return;
+        return recordLink('user', change.ref.sourceId!, made, change.fingerprint);
       }
       case 'update-user': {
         const targetId = resolve(change.ref);
+        const sourceId = change.ref.sourceId!;
         if (change.diffs.length > 0) {
           const changed = change.diffs.map((d) => d.attribute) as UserAttribute[];
-          await writer.updateUser(targetId, toTargetUser(change.user), changed);
+          const desired = toTargetUser(change.user);
+          const out = await onLinked(
+            () => writer.updateUser(targetId, desired, changed),
+            () => whenGone('user', sourceId, targetId, () => createOrAdoptUser(sourceId, desired), change.fingerprint),
+          );
+          if (out) return out;
         }
         if (change.adopt) {
-          state.link(job, 'user', { sourceId: change.ref.sourceId!, targetId, origin: 'adopted', fingerprint: change.fingerprint });
-          userIds.set(change.ref.sourceId!, targetId);
+          state.link(job, 'user', { sourceId, targetId, origin: 'adopted', fingerprint: change.fingerprint });
+          userIds.set(sourceId, targetId);
+          claimed.user.set(targetId, sourceId);
         } else {
-          state.setFingerprint(job, 'user', change.ref.sourceId!, change.fingerprint);
+          state.setFingerprint(job, 'user', sourceId, change.fingerprint);
         }
-        return;
+        return undefined;
       }
       case 'deactivate-user': {
-        await writer.deactivateUser(resolve(change.ref));
+        const targetId = resolve(change.ref);
+        try {
+          await writer.deactivateUser(targetId);
+        } catch (err) {
+          if (!(err instanceof RemoteError && err.status === 404)) throw err;
+          // Gone is as good as inactive, whatever onMissing says: a leaver is never recreated.
+          gone.add(targetId);
+          if (change.ref.sourceId !== undefined) state.unlink(job, 'user', change.ref.sourceId);
+          return { effect: 'unlinked', note: `user ${targetId} is already gone from the target (404); its link was dropped` };
+        }
         // The link stays: if the person comes back, the same account is reactivated.
         if (change.ref.sourceId !== undefined) state.setFingerprint(job, 'user', change.ref.sourceId, change.fingerprint ?? null);
-        return;
+        return undefined;
       }
       case 'delete-user': {
         await alreadyGoneIsDone(() => writer.deleteUser(resolve(change.ref)));
         if (change.ref.sourceId !== undefined) state.unlink(job, 'user', change.ref.sourceId);
-        return;
+        return undefined;
       }
       case 'create-group': {
-        const created = await writer.createGroup(change.group);
-        groupIds.set(change.ref.sourceId!, created.id);
-        await links.link('group', { sourceId: change.ref.sourceId!, targetId: created.id, origin: 'created', fingerprint: change.fingerprint });
-        return;
+        const made = await createOrAdoptGroup(change.ref.sourceId!, change.group);
+        return recordLink('group', change.ref.sourceId!, made, change.fingerprint);
       }
       case 'update-group': {
         const targetId = resolve(change.ref);
+        const sourceId = change.ref.sourceId!;
         if (change.diffs.length > 0) {
           const changed = change.diffs.map((d) => d.attribute) as ('displayName' | 'externalId')[];
-          await writer.updateGroup(targetId, change.group, changed);
+          const out = await onLinked(
+            () => writer.updateGroup(targetId, change.group, changed),
+            // A recreated group starts without members; the next run's comparison adds the rest.
+            () => whenGone('group', sourceId, targetId, () => createOrAdoptGroup(sourceId, change.group), change.fingerprint),
+          );
+          if (out) return out;
         }
         if (change.adopt) {
-          state.link(job, 'group', { sourceId: change.ref.sourceId!, targetId, origin: 'adopted', fingerprint: change.fingerprint });
-          groupIds.set(change.ref.sourceId!, targetId);
+          state.link(job, 'group', { sourceId, targetId, origin: 'adopted', fingerprint: change.fingerprint });
+          groupIds.set(sourceId, targetId);
+          claimed.group.set(targetId, sourceId);
         } else {
-          state.setFingerprint(job, 'group', change.ref.sourceId!, change.fingerprint);
+          state.setFingerprint(job, 'group', sourceId, change.fingerprint);
         }
-        return;
+        return undefined;
       }
       case 'delete-group': {
         await alreadyGoneIsDone(() => writer.deleteGroup(resolve(change.ref)));
         if (change.ref.sourceId !== undefined) state.unlink(job, 'group', change.ref.sourceId);
-        return;
+        return undefined;
       }
       case 'add-members':
       case 'remove-members': {
@@ -159,20 +325,26 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
         const missing: string[] = [];
         for (const m of change.members) {
           const map = m.type === 'User' ? userIds : groupIds;
-          const id = m.targetId ?? (m.sourceId === undefined ? undefined : map.get(m.sourceId));
-          if (id === undefined) missing.push(m.label);
+          const known = m.targetId ?? (m.sourceId === undefined ? undefined : map.get(m.sourceId));
+          const id = known === undefined ? undefined : (replaced.get(known) ?? known);
+          if (id === undefined || gone.has(id)) missing.push(m.label);
           else members.push({ type: m.type, value: id });
         }
         if (members.length > 0) {
-          if (change.kind === 'add-members') await writer.addMembers(groupId, members);
-          else await writer.removeMembers(groupId, members);
+          // The plan holds no desired group here (only its members), so a gone group is always
+          // unlinked, whatever onMissing says; the next run creates or adopts it whole.
+          const out = await onLinked(
+            () => (change.kind === 'add-members' ? writer.addMembers(groupId, members) : writer.removeMembers(groupId, members)),
+            () => whenGone('group', change.group.sourceId, groupId, undefined, undefined),
+          );
+          if (out) return out;
         }
         if (missing.length > 0) {
           const note = `${missing.length} member(s) not on the target were left out: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`;
           if (members.length === 0) throw new DependencyError(note);
-          return note;
+          return { note };
         }
-        return;
+        return undefined;
       }
     }
   };
@@ -190,33 +362,55 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
     });
   }
 
+  function stop(reason: string): void {
+    if (stoppedByBudget) return;
+    stoppedByBudget = true;
+    stopReason = reason;
+  }
+
   async function attempt(change: Change): Promise<void> {
     const manager = change.kind === 'create-user' || change.kind === 'update-user' ? change.user.enterprise?.manager?.value : undefined;
     if (manager !== undefined) await linking.get(manager);
     if (stoppedByBudget || interrupted || opts.signal?.aborted) {
       if (opts.signal?.aborted) interrupted = true;
       // Not counted as done: these were never attempted, and the run reports itself as cut short.
-      results.push({ change, status: 'skipped', message: stoppedByBudget ? 'error budget exhausted' : 'interrupted' });
+      results.push({ change, status: 'skipped', message: stoppedByBudget ? (stopReason ?? 'error budget exhausted') : 'interrupted' });
       return;
     }
     if (dependsOnFailed(change, failedSources)) {
       results.push({ change, status: 'skipped', message: 'an object it depends on failed' });
     } else {
       try {
-        const note = await execute(change);
-        results.push(note ? { change, status: 'applied', message: note } : { change, status: 'applied' });
-        counts[change.kind] = (counts[change.kind] ?? 0) + 1;
+        const out = await execute(change);
+        const result: ChangeResult = { change, status: 'applied' };
+        if (out?.note) result.message = out.note;
+        if (out?.effect) result.effect = out.effect;
+        results.push(result);
+        const counted = out?.effect === 'adopted' ? (change.kind === 'create-user' ? 'adopt-user' : 'adopt-group') : change.kind;
+        counts[counted] = (counts[counted] ?? 0) + 1;
+        consecutive = 0;
       } catch (err) {
         if (err instanceof DependencyError) {
           // The root cause is already recorded as the failed create; this is only its consequence.
           results.push({ change, status: 'skipped', message: err.message });
+        } else if (err instanceof UnlinkedError) {
+          // Not the target failing: someone removed the object. Reported (the run is partial), but
+          // neither the budget nor the consecutive count is charged, and the next run repairs it.
+          results.push({ change, status: 'skipped', message: err.message, effect: 'unlinked' });
+          errors.push({ object: describe(change), message: err.message });
+          consecutive = 0;
         } else {
           const message = redact(errorMessage(err));
           results.push({ change, status: 'failed', message });
           errors.push({ object: describe(change), message });
           if (change.kind === 'create-user' || change.kind === 'create-group') failedSources.add(key(change.ref));
           failures++;
-          if (failures >= opts.errorBudget) stoppedByBudget = true;
+          // A refusal (4xx) proves the target is up; only "unavailable" failures run in a row.
+          consecutive = err instanceof RemoteError && err.transient ? consecutive + 1 : 0;
+          if (failures >= opts.errorBudget) stop('error budget exhausted');
+          else if (consecutive >= maxConsecutive) {
+            stop(`the target looks unavailable: ${consecutive} changes in a row failed with server or connection errors`);
+          }
         }
       }
     }
@@ -224,7 +418,7 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
     opts.onProgress?.(done, total);
   }
 
-  return { results, counts, errors, stoppedByBudget, interrupted };
+  return { results, counts, errors, stoppedByBudget, ...(stopReason !== undefined ? { stopReason } : {}), interrupted };
 }
 
 /**

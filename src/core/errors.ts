@@ -59,6 +59,30 @@ export class RemoteError extends ScimSyncError {
   }
 }
 
+/**
+ * A create refused because the object already exists on the target (SCIM 409, LDAP
+ * entryAlreadyExists), or found by a lookup before creating. `existing` is set when the connector
+ * found exactly one such object: the applier then decides, by the job's match settings, whether
+ * to adopt it (connectors do not know those settings).
+ */
+export class AlreadyExistsError extends RemoteError {
+  constructor(
+    object: string,
+    detail: string,
+    readonly existing: {
+      id: string;
+      /** The attribute it was found by: `externalId`, `userName`, `displayName`. */
+      by: string;
+      /** Its externalId on the target, if any (an anchor naming another source object forbids adoption). */
+      externalId?: string;
+    } | undefined,
+    status?: number,
+  ) {
+    super(object, detail, status);
+    this.name = 'AlreadyExistsError';
+  }
+}
+
 /** A connector could not be reached or could not read completely. Fails the whole job. */
 export class ConnectorError extends ScimSyncError {
   readonly code = 'connector';

@@ -378,6 +378,9 @@ async function withJobRun(
       state: ctx.state,
       concurrency: job.concurrency ?? target.definition.defaultConcurrency ?? DEFAULT_CONCURRENCY,
       errorBudget: job.errorBudget,
+      match: job.match,
+      ...(job.onMissing !== undefined ? { onMissing: job.onMissing } : {}),
+      ...(job.maxConsecutiveFailures !== undefined ? { maxConsecutiveFailures: job.maxConsecutiveFailures } : {}),
       signal: opts.signal,
       onProgress: opts.onProgress,
     });

@@ -142,3 +142,28 @@ describe('deletes', () => {
     expect(state.loadLinks('j').users.has('A')).toBe(false);
   });
 });
+
+describe('onMissing against the embedded directory (the applier decides; the connector only answers 404)', () => {
+  it('relink drops the link of a user deleted behind the job; recreate makes a new one', async () => {
+    await applyPlan({ job: 'j', plan: plan({ sourceUsers: [user({ id: 'A', userName: 'a', title: 'one' })] }), writer: target.writer!, state, concurrency: 1, errorBudget: 10 });
+    const before = (await targetUsers())[0]!;
+    const update = () =>
+      planJob(input({ sourceUsers: [user({ id: 'A', userName: 'a', title: 'two' })], targetUsers: [before], userLinks: [...state.loadLinks('j').users.values()] }));
+    const p = update();
+    expect(p.changes.map((c) => c.kind)).toEqual(['update-user']);
+    await target.writer!.deleteUser(before.id);
+
+    const relinked = await applyPlan({ job: 'j', plan: p, writer: target.writer!, state, concurrency: 1, errorBudget: 10 });
+    expect(relinked.results[0]).toMatchObject({ status: 'skipped', effect: 'unlinked' });
+    expect(relinked.errors[0]!.message).toContain('its link was dropped');
+    expect(state.loadLinks('j').users.has('A')).toBe(false);
+
+    state.link('j', 'user', { sourceId: 'A', targetId: before.id, origin: 'created', fingerprint: null });
+    const recreated = await applyPlan({ job: 'j', plan: update(), writer: target.writer!, state, concurrency: 1, errorBudget: 10, onMissing: 'recreate' });
+    expect(recreated.errors).toEqual([]);
+    expect(recreated.results[0]).toMatchObject({ status: 'applied', effect: 'recreated' });
+    const after = await targetUsers();
+    expect(after.map((u) => [u.userName, u.title])).toEqual([['a', 'two']]);
+    expect(state.loadLinks('j').users.get('A')!.targetId).toBe(after[0]!.id);
+  });
+});

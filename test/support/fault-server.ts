@@ -11,6 +11,7 @@
 import { applyPatchOperations, type PatchOperation } from '../../src/scim/patch.js';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -74,6 +75,17 @@ export interface FaultServerOptions {
   handler?: RawHandler;
   /** Default page size when `count` is absent (RFC leaves it to the server). */
   defaultCount?: number;
+  /** Serve HTTPS with this key and certificate (PEM) instead of HTTP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Version resources: ServiceProviderConfig says `etag.supported`, GET answers with an `ETag`
+   * header and `meta.version`, and a PUT/PATCH whose `If-Match` names another version gets 412.
+   */
+  etag?: boolean;
+  /** ServiceProviderConfig's `filter.supported` (default true). */
+  filterSupported?: boolean;
+  /** Accept `meta.lastModified gt|ge "time"` filters (default true); false answers them 400 invalidFilter. */
+  lastModifiedFilter?: boolean;
 }
 
 export interface FaultServer {
@@ -182,7 +194,17 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
   function list(map: Map<string, ScimRecord>, q: URLSearchParams): Reply {
     let items = [...map.values()];
     const filter = q.get('filter');
-    if (filter !== null) {
+    const after = /^\s*meta\.lastModified\s+(gt|ge)\s+"([^"]+)"\s*$/i.exec(filter ?? '');
+    if (filter !== null && after) {
+      if (o.lastModifiedFilter === false) return scimError(400, `unsupported filter: ${filter}`, 'invalidFilter');
+      const since = Date.parse(after[2]!);
+      if (Number.isNaN(since)) return scimError(400, `not a time: ${after[2]}`, 'invalidValue');
+      const strict = after[1]!.toLowerCase() === 'gt';
+      items = items.filter((r) => {
+        const t = Date.parse(String(attrValue(r, 'meta.lastModified')));
+        return strict ? t > since : t >= since;
+      });
+    } else if (filter !== null) {
       const eqs = parseEqFilter(filter);
       if (!eqs) return scimError(400, `unsupported filter: ${filter}`, 'invalidFilter');
       items = items.filter((r) =>
@@ -229,6 +251,7 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
     return false;
   }
 
+  let versions = 0;
   function stamp(type: 'User' | 'Group', id: string, data: ScimRecord, prev?: ScimRecord): ScimRecord {
     const now = new Date().toISOString();
     const prevMeta = prev && isRecord(prev.meta) ? prev.meta : undefined;
@@ -236,8 +259,22 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
       ...data,
       schemas: [type === 'User' ? USER_SCHEMA : GROUP_SCHEMA],
       id,
-      meta: { resourceType: type, created: prevMeta?.created ?? now, lastModified: now, location: `${baseUrl}/${type}s/${id}` },
+      meta: {
+        resourceType: type,
+        created: prevMeta?.created ?? now,
+        lastModified: now,
+        location: `${baseUrl}/${type}s/${id}`,
+        ...(o.etag ? { version: `W/"${++versions}"` } : {}),
+      },
     };
+  }
+
+  /** 412 when versioning is on and the request's If-Match names another version than the stored one. */
+  function preconditionFailed(req: IncomingMessage, existing: ScimRecord): Reply | undefined {
+    const ifMatch = req.headers['if-match'];
+    if (!o.etag || ifMatch === undefined || ifMatch === '*') return undefined;
+    const current = isRecord(existing.meta) ? existing.meta.version : undefined;
+    return ifMatch === current ? undefined : scimError(412, `version ${ifMatch} is not the current ${String(current)}`);
   }
 
   /** PATCH: replace/add/remove on top-level attributes, plus members add and members[value eq "x"] remove. */
@@ -300,10 +337,10 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
           schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
           patch: { supported: true },
           bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
-          filter: { supported: true, maxResults: 1000 },
+          filter: { supported: o.filterSupported !== false, maxResults: 1000 },
           changePassword: { supported: false },
           sort: { supported: false },
-          etag: { supported: false },
+          etag: { supported: o.etag === true },
           authenticationSchemes: [{ type: 'oauthbearertoken', name: 'OAuth Bearer Token', description: 'bearer' }],
         },
       };
@@ -329,7 +366,10 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
 
     const existing = map.get(id);
     if (!existing) return scimError(404, `Resource ${id} not found`);
-    if (method === 'GET') return { status: 200, body: existing };
+    if (method === 'GET') {
+      const version = isRecord(existing.meta) ? existing.meta.version : undefined;
+      return { status: 200, body: existing, ...(typeof version === 'string' ? { headers: { etag: version } } : {}) };
+    }
     if (method === 'DELETE') {
       map.delete(id);
       for (const g of groups.values()) g.members = memberList(g).filter((mm) => mm.value !== id);
@@ -337,6 +377,8 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
     }
     if (method === 'PUT') {
       const body = await readBody(req);
+      const stale = preconditionFailed(req, existing);
+      if (stale) return stale;
       if (!isRecord(body)) return scimError(400, 'expected an object', 'invalidSyntax');
       if (conflictOn(map, uniqueKey, body[uniqueKey], id)) return scimError(409, `${uniqueKey} already exists`, 'uniqueness');
       const rec = stamp(type, id, body, existing);
@@ -345,6 +387,8 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
     }
     if (method === 'PATCH') {
       const body = await readBody(req);
+      const stale = preconditionFailed(req, existing);
+      if (stale) return stale;
       if (isRecord(body) && Array.isArray(body.schemas) && !body.schemas.includes(PATCH_SCHEMA)) return scimError(400, 'wrong schema', 'invalidSyntax');
       const draft = structuredClone(existing);
       const err = applyPatch(draft, body);
@@ -413,12 +457,13 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
     send(res, await api(method, rel, url.searchParams, req));
   }
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, scimError(500, err instanceof Error ? err.message : String(err)));
       else res.destroy();
     });
-  });
+  };
+  const server: Server = o.tls ? createHttpsServer({ key: o.tls.key, cert: o.tls.cert }, onRequest) : createServer(onRequest);
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -428,7 +473,7 @@ export async function startFaultServer(opts: FaultServerOptions | RawHandler = {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://127.0.0.1:${port}/scim/v2`;
+  const baseUrl = `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}/scim/v2`;
 
   const self: FaultServer = {
     baseUrl,

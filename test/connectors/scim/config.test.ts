@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { scimConfigSchema } from '../../../connectors/scim/config.js';
+import { redact } from '../../../src/core/secrets.js';
 import { PROFILES, PROFILE_NAMES, normalizeResource, resolveProfile } from '../../../connectors/scim/profiles.js';
 
 describe('scim config', () => {
@@ -12,7 +13,18 @@ describe('scim config', () => {
       pageSize: 100,
       profile: 'generic',
       largeGroups: false,
+      lookupBeforeCreate: false,
+      deltaSkew: 60_000,
     });
+  });
+
+  it('takes a proxy URL (its credentials become secrets) or false, and nothing else', () => {
+    const base = { baseUrl: 'https://app.example.com/scim/v2', auth: { bearer: 'tok-123' } };
+    expect(scimConfigSchema.parse({ ...base, proxy: 'http://svc:pr0xy-Secret@proxy.corp:3128' }).proxy).toBe('http://svc:pr0xy-Secret@proxy.corp:3128');
+    expect(redact('proxy said pr0xy-Secret')).toBe('proxy said [REDACTED]');
+    expect(scimConfigSchema.parse({ ...base, proxy: false }).proxy).toBe(false);
+    expect(scimConfigSchema.safeParse({ ...base, proxy: 'socks5://proxy:1080' }).success).toBe(false);
+    expect(scimConfigSchema.safeParse({ ...base, proxy: true }).success).toBe(false);
   });
 
   it('accepts each auth form and partial timeouts', () => {

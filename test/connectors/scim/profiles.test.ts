@@ -134,6 +134,47 @@ describe('profile arkid', () => {
   });
 });
 
+describe('profile arkid writes', () => {
+  const URN = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+  const ada = { userName: 'ada', active: true, enterprise: { department: 'R&D', employeeNumber: '7' } };
+
+  it('creates and PATCHes under enterprise_extension, and reads its own writes back', async () => {
+    const fake = fakeScim();
+    const c = connector(fake.handler, { profile: 'arkid' });
+    const { id } = await c.writer!.createUser(ada);
+    expect(fake.users.get(id)).toMatchObject({ enterprise_extension: { department: 'R&D', employeeNumber: '7' } });
+    expect(fake.users.get(id)![URN]).toBeUndefined();
+    await c.writer!.updateUser(id, { ...ada, enterprise: { department: 'Ops', employeeNumber: '7' } }, ['enterprise.department']);
+    const patch = server.seen.find((r) => r.method === 'PATCH')!.body as { Operations: { path: string }[] };
+    expect(patch.Operations.map((o) => o.path)).toEqual(['enterprise_extension.department']);
+    expect(fake.users.get(id)).toMatchObject({ enterprise_extension: { department: 'Ops', employeeNumber: '7' } });
+    const users = await collect<SourceUser>(c.reader!.listUsers());
+    await c.close();
+    expect(users[0]!.enterprise).toEqual({ department: 'Ops', employeeNumber: '7' });
+  });
+
+  it('the PUT fallback keeps enterprise_extension (no URN key appears beside it)', async () => {
+    const fake = fakeScim();
+    fake.patchSupported = false;
+    const c = connector(fake.handler, { profile: 'arkid', updateMethod: 'put' });
+    const { id } = await c.writer!.createUser(ada);
+    await c.writer!.updateUser(id, { ...ada, enterprise: { department: 'Ops', employeeNumber: '7' } }, ['enterprise.department']);
+    await c.close();
+    const put = server.seen.find((r) => r.method === 'PUT')!.body as Record<string, unknown>;
+    expect(put.enterprise_extension).toEqual({ department: 'Ops', employeeNumber: '7' });
+    expect(put[URN]).toBeUndefined();
+  });
+
+  it('generic still writes the URN key', async () => {
+    const fake = fakeScim();
+    const c = connector(fake.handler);
+    const { id } = await c.writer!.createUser(ada);
+    await c.close();
+    expect(fake.users.get(id)![URN]).toEqual({ department: 'R&D', employeeNumber: '7' });
+    expect(fake.users.get(id)!.enterprise_extension).toBeUndefined();
+  });
+});
+
 describe('profile-driven writes', () => {
   it('aws-identity-center removes members as a value list, PATCH without asking', async () => {
     const fake = fakeScim({ users: [{ id: 'a', userName: 'a' }], groups: [{ id: 'g', displayName: 'G', members: [{ value: 'a', type: 'User' }] }] });
