@@ -112,7 +112,7 @@ async function computePlan(
       sourceName: job.source,
       sourceConfig: ctx.config.connectors[job.source],
       reader: sourceReader,
-      delta: source.connector.delta,
+      delta: () => source.connector.delta,
       full: opts.full ?? false,
       now: new Date(),
     });

@@ -29,7 +29,11 @@ export interface SourceReadInput {
   /** The source connector's config block, as loaded: a different one invalidates the snapshot. */
   sourceConfig: unknown;
   reader: DirectoryReader;
-  delta: DeltaReader | undefined;
+  /**
+   * The source's delta reader, asked again after taking the watermark: a connector may only learn
+   * then that its server cannot filter by modification time (SCIM probes with that request).
+   */
+  delta: () => DeltaReader | undefined;
   /** `--full`: never a delta read. */
   full: boolean;
   now: Date;
@@ -45,7 +49,8 @@ export interface SourceReadInput {
  * removes anything it would not also remove after a full read, and may only remove later.
  */
 export async function readSource(input: SourceReadInput): Promise<SourceRead> {
-  const { state, logger, job, sourceName, reader, delta, now } = input;
+  const { state, logger, job, sourceName, reader, now } = input;
+  const delta = input.delta();
   // Without a known tool version an upgrade could not invalidate the snapshot: read in full.
   if (!delta || !job.delta.enabled || TOOL_VERSION === undefined) {
     // A snapshot kept from when delta was on would go stale unseen; drop it so turning delta
@@ -59,6 +64,11 @@ export async function readSource(input: SourceReadInput): Promise<SourceRead> {
   const fullDue = meta === undefined || meta.configKey !== configKey || input.full || now.getTime() - Date.parse(meta.fullReadAt) >= job.delta.fullReadEvery;
   // Taken before listing: whatever changes while the listing runs is listed again next time.
   const watermark = await guard(sourceName, () => delta.watermark());
+  if (input.delta() === undefined) {
+    // The source found out it cannot do delta reads after all: read in full, keep no snapshot.
+    logger.debug(`job ${job.name}: ${sourceName} cannot do delta reads; reading in full`);
+    return readSource({ ...input, delta: () => undefined });
+  }
 
   if (fullDue || meta === undefined) {
     const snapshot = await readSnapshot(sourceName, reader);

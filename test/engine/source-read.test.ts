@@ -76,7 +76,7 @@ function setup() {
       sourceName: 'src',
       sourceConfig: opts.config ?? { type: 'test', base: 'ou=people' },
       reader: dir,
-      delta: 'delta' in opts ? opts.delta : dir,
+      delta: () => ('delta' in opts ? opts.delta : dir),
       full: opts.full ?? false,
       now: new Date(t0 + (opts.at ?? 0)),
     });
@@ -169,6 +169,33 @@ describe('readSource (delta reads)', () => {
     expect(stored(state)?.watermark).toBe('6');
     const again = await read({ at: 2000 });
     expect(again.snapshot.users.get('u3')?.title).toBe('Architect');
+  });
+
+  it('reads in full when the source learns from the watermark request that it cannot do delta', async () => {
+    const { dir, state, read } = setup();
+    (await read()).commit();
+    let supported = true;
+    const probing: DeltaReader = {
+      watermark: async () => {
+        supported = false;
+        return '99';
+      },
+      changedUsers: (s) => dir.changedUsers(s),
+      changedGroups: (s) => dir.changedGroups(s),
+    };
+    const r = await readSource({
+      state,
+      logger: silentLogger,
+      job: job(),
+      sourceName: 'src',
+      sourceConfig: { type: 'test', base: 'ou=people' },
+      reader: dir,
+      delta: () => (supported ? probing : undefined),
+      full: false,
+      now: new Date(Date.parse('2026-11-01T01:00:00Z')),
+    });
+    expect(r.mode).toBe('full-no-delta');
+    expect(state.sourceSnapshotMeta('j')).toBeUndefined();
   });
 
   it('without delta support or with delta turned off, reads in full and drops a kept snapshot', async () => {

@@ -181,6 +181,7 @@ function printOutcome(output: Output, result: JobOutcome): void {
   const skipped = apply.results.filter((r) => r.status === 'skipped').length;
   output.out(
     `Apply complete: ${n('create-user', 'create-group')} created, ${n('update-user', 'update-group')} updated, ` +
+      `${n('adopt-user', 'adopt-group') ? `${n('adopt-user', 'adopt-group')} adopted, ` : ''}` +
       `${n('deactivate-user', 'delete-user', 'delete-group')} removed, ${n('add-members', 'remove-members')} membership changes` +
       `${failed ? `; ${failed} failed` : ''}${skipped ? `; ${skipped} skipped` : ''}.`,
     true,
@@ -190,7 +191,7 @@ function printOutcome(output: Output, result: JobOutcome): void {
     else if (r.message && r.status === 'skipped') output.err(`skipped: ${describe(r.change)}: ${r.message}`);
     else if (r.message) output.err(`warning: ${describe(r.change)}: ${r.message}`);
   }
-  if (apply.stoppedByBudget) output.err('error: the error budget was exhausted; the remaining changes were not attempted');
+  if (apply.stoppedByBudget) output.err(`error: ${apply.stopReason ?? 'the error budget was exhausted'}; the remaining changes were not attempted`);
 }
 
 function outcomeJson(result: JobOutcome): unknown {
