@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, normalizeValue } from '../core/attributes.js';
+import { normalizeValue } from '../core/attributes.js';
 import type { GroupInput, UserInput } from '../core/model.js';
 
 /**
@@ -8,7 +8,11 @@ import type { GroupInput, UserInput } from '../core/model.js';
  * they are advisory (a delta-reading target may skip reads with them) — comparison decides changes.
  */
 function hash(value: unknown): string {
-  return createHash('sha1').update(canonicalJson(normalizeValue(value))).digest('hex');
+  // normalizeValue already rebuilds every object with sorted keys (and sorts arrays), so the
+  // native JSON.stringify gives canonicalJson's bytes at a fraction of its cost — the same hashes
+  // as before, which keeps fingerprints stored by earlier versions valid. (They would differ only
+  // for integer-like keys, which JSON.stringify moves first; no model attribute has one.)
+  return createHash('sha1').update(JSON.stringify(normalizeValue(value)) ?? 'null').digest('hex');
 }
 
 export function fingerprintUser(desired: UserInput): string {

@@ -626,3 +626,21 @@ describe('fingerprints', () => {
     expect(fingerprintUser({ userName: 'j', active: false })).not.toBe(fingerprintUser({ userName: 'j', active: true }));
   });
 });
+
+describe('fingerprints', () => {
+  it('hash the canonical JSON of the normalised payload, so fingerprints stored by earlier versions stay valid', async () => {
+    const { createHash } = await import('node:crypto');
+    const { canonicalJson, normalizeValue } = await import('../../src/core/attributes.js');
+    const { fingerprintUser } = await import('../../src/plan/fingerprint.js');
+    const payload = {
+      userName: 'ada@example.com',
+      active: true,
+      name: { givenName: 'Ada', familyName: 'Lovelace' },
+      emails: [{ value: 'b@example.com', type: 'home' }, { value: 'ada@example.com', type: 'work', primary: true }],
+      enterprise: { manager: { value: 'E1' }, department: 'R&D', costCenter: '' },
+      title: 'Ünïcode "quoted"',
+    };
+    const reference = createHash('sha1').update(canonicalJson(normalizeValue(payload))).digest('hex');
+    expect(fingerprintUser(payload)).toBe(reference);
+  });
+});
