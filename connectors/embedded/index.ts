@@ -8,7 +8,8 @@ import { DirectoryStore } from './store.js';
 import { createWriter, WriteBatcher } from './writer.js';
 
 export { DirectoryStore } from './store.js';
-export type { ObjectMeta, StoredGroup, StoredUser } from './store.js';
+export type { DirectoryQuery, ObjectMeta, StoredGroup, StoredUser } from './store.js';
+export { FilterTranslationError, SortTranslationError } from './query.js';
 
 export const embeddedConnector = defineConnector<EmbeddedConfig>({
   type: 'embedded',

@@ -6,6 +6,8 @@ import { getPath, setPath } from '../../src/core/attributes.js';
 import type { UserAttribute } from '../../src/core/attributes.js';
 import { RemoteError } from '../../src/core/errors.js';
 import type { Group, GroupInput, MemberRef, MemberType, User, UserInput } from '../../src/core/model.js';
+import type { FilterNode } from '../../src/scim/filter.js';
+import { filterToSql, sortToSql, type ResourceKind } from './query.js';
 
 /**
  * The embedded directory: users, groups and memberships kept in the SQLite state file.
@@ -29,6 +31,15 @@ export interface ObjectMeta {
 export interface StoredUser {
   user: User;
   meta: ObjectMeta;
+}
+
+/** A page of a listing: filter, optional sort (by a SCIM attribute path), 0-based offset. */
+export interface DirectoryQuery {
+  filter?: FilterNode;
+  sortBy?: string;
+  descending?: boolean;
+  offset: number;
+  limit: number;
 }
 
 export interface StoredGroup {
@@ -116,6 +127,47 @@ const DIR_MIGRATIONS: readonly DirMigration[] = [
           `);
         }
       }
+    },
+  },
+  {
+    version: 3,
+    up(db) {
+      // For `serve`: filters on emails and on users' displayName answered from indexes. Emails are
+      // copied into a side table by triggers (a multi-valued attribute cannot be indexed in the
+      // JSON document), so writes from anywhere keep it in step; no content-version bump for it,
+      // since it only mirrors dir_users.data.
+      const emailsOf = (row: string) => `
+        SELECT ${row}.id, json_extract(e.value, '$.value'), json_extract(e.value, '$.type'), json_extract(e.value, '$.primary')
+        FROM json_each(${row}.data, '$.emails') e WHERE json_extract(e.value, '$.value') IS NOT NULL`;
+      // Dropped first so that a directory whose dir_schema was set back by hand rebuilds cleanly.
+      db.exec(`
+        DROP TRIGGER IF EXISTS dir_users_emails_insert;
+        DROP TRIGGER IF EXISTS dir_users_emails_update;
+        DROP TRIGGER IF EXISTS dir_users_emails_delete;
+        DROP INDEX IF EXISTS dir_users_display_name;
+        DROP TABLE IF EXISTS dir_user_emails;
+        CREATE TABLE dir_user_emails (
+          user_id   TEXT NOT NULL,
+          value     TEXT NOT NULL COLLATE NOCASE,
+          type      TEXT COLLATE NOCASE,
+          "primary" INTEGER
+        );
+        CREATE INDEX dir_user_emails_value ON dir_user_emails (value);
+        CREATE INDEX dir_user_emails_user ON dir_user_emails (user_id);
+        INSERT INTO dir_user_emails SELECT * FROM (${emailsOf('u').replace('FROM json_each', 'FROM dir_users u, json_each')});
+        CREATE TRIGGER dir_users_emails_insert AFTER INSERT ON dir_users BEGIN
+          INSERT INTO dir_user_emails ${emailsOf('NEW')};
+        END;
+        CREATE TRIGGER dir_users_emails_update AFTER UPDATE OF data ON dir_users BEGIN
+          DELETE FROM dir_user_emails WHERE user_id = OLD.id;
+          INSERT INTO dir_user_emails ${emailsOf('NEW')};
+        END;
+        CREATE TRIGGER dir_users_emails_delete AFTER DELETE ON dir_users BEGIN
+          DELETE FROM dir_user_emails WHERE user_id = OLD.id;
+        END;
+        -- Same expression as the displayName filter in query.ts, or the index is not used.
+        CREATE INDEX dir_users_display_name ON dir_users (json_extract(data, '$.displayName') COLLATE NOCASE);
+      `);
     },
   },
 ];
@@ -359,13 +411,188 @@ export class DirectoryStore {
     return { user, meta: { created: row[2], modified: row[3], version: row[4] } };
   }
 
-  private toStoredGroup(row: GroupRow | undefined): StoredGroup | undefined {
+  private toStoredGroup(row: GroupRow | undefined, withMembers = true): StoredGroup | undefined {
     if (!row) return undefined;
-    const members = (this.s.groupMembers.raw().all(row[0]) as [MemberType, string][]).map(
-      ([type, value]): MemberRef => ({ type, value }),
-    );
+    const members = withMembers
+      ? (this.s.groupMembers.raw().all(row[0]) as [MemberType, string][]).map(([type, value]): MemberRef => ({ type, value }))
+      : [];
     const group: Group = { id: row[0], ...(JSON.parse(row[1]) as GroupInput), members };
     return { group, meta: { created: row[2], modified: row[3], version: row[4] } };
+  }
+
+  // ---- queries for the SCIM server -----------------------------------------------------------
+
+  private readonly statements = new Map<string, Database.Statement>();
+  /** totalResults by query, valid while the content token is unchanged. */
+  private readonly totals = new Map<string, { token: string; total: number }>();
+  /**
+   * Where the page ending at a given offset stopped (its last rowid), so the next page of a
+   * sequential listing starts with `rowid > ?` instead of stepping over `OFFSET` rows again.
+   */
+  private readonly cursors = new Map<string, { token: string; rowid: number }>();
+
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      // Filters differ in shape, so the cache is bounded; a busy server sees few distinct shapes.
+      if (this.statements.size >= 500) this.statements.clear();
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  private remember<V>(map: Map<string, V>, key: string, value: V): void {
+    if (map.size >= 1000) map.clear();
+    map.set(key, value);
+  }
+
+  /** The SQL of a listing, for EXPLAIN QUERY PLAN in tests. */
+  explainQuery(kind: ResourceKind, filter: FilterNode | undefined): string[] {
+    const where = filterToSql(kind, filter);
+    const table = kind === 'user' ? 'dir_users u' : 'dir_groups g';
+    return (this.db.prepare(`EXPLAIN QUERY PLAN SELECT 1 FROM ${table} WHERE ${where.sql}`).all(...where.params) as { detail: string }[]).map(
+      (r) => r.detail,
+    );
+  }
+
+  /**
+   * One page of users or groups matching a filter, and how many match in all. Throws
+   * FilterTranslationError (from query.ts) for a filter or sort the directory cannot run.
+   */
+  queryUsers(q: DirectoryQuery): { total: number; items: StoredUser[] } {
+    const { total, rows } = this.query('user', q);
+    return { total, items: rows.map((r) => this.toStoredUser(r as UserRow)!) };
+  }
+
+  queryGroups(q: DirectoryQuery & { members: boolean }): { total: number; items: StoredGroup[] } {
+    const { total, rows } = this.query('group', q);
+    return { total, items: rows.map((r) => this.toStoredGroup(r as GroupRow, q.members)!) };
+  }
+
+  private query(kind: ResourceKind, q: DirectoryQuery): { total: number; rows: unknown[][] } {
+    const where = filterToSql(kind, q.filter);
+    const alias = kind === 'user' ? 'u' : 'g';
+    const table = kind === 'user' ? 'dir_users u' : 'dir_groups g';
+    const order = q.sortBy !== undefined ? sortToSql(kind, q.sortBy) : undefined;
+    // Both reads see one snapshot, so totalResults and the page agree.
+    return this.db.transaction(() => {
+      const token = this.contentToken() ?? '';
+      const key = `${kind}\u0000${where.sql}\u0000${JSON.stringify(where.params)}`;
+      let total = this.totals.get(key);
+      if (total?.token !== token) {
+        const n = (this.statement(`SELECT count(*) FROM ${table} WHERE ${where.sql}`).raw().get(...where.params) as [number])[0];
+        total = { token, total: n };
+        this.remember(this.totals, key, total);
+      }
+      if (q.limit <= 0 || q.offset >= total.total) return { total: total.total, rows: [] };
+      const cols = `${alias}.id, ${alias}.data, ${alias}.created, ${alias}.modified, ${alias}.version, ${alias}.rowid`;
+      let rows: unknown[][];
+      if (order !== undefined) {
+        const dir = q.descending ? 'DESC NULLS FIRST' : 'ASC NULLS LAST';
+        rows = this.statement(`SELECT ${cols} FROM ${table} WHERE ${where.sql} ORDER BY ${order} ${dir}, ${alias}.rowid LIMIT ? OFFSET ?`)
+          .raw()
+          .all(...where.params, q.limit, q.offset) as unknown[][];
+      } else {
+        const cursor = q.offset > 0 ? this.cursors.get(`${key}\u0000${q.offset}`) : undefined;
+        rows =
+          cursor?.token === token
+            ? (this.statement(`SELECT ${cols} FROM ${table} WHERE (${where.sql}) AND ${alias}.rowid > ? ORDER BY ${alias}.rowid LIMIT ?`)
+                .raw()
+                .all(...where.params, cursor.rowid, q.limit) as unknown[][])
+            : (this.statement(`SELECT ${cols} FROM ${table} WHERE ${where.sql} ORDER BY ${alias}.rowid LIMIT ? OFFSET ?`)
+                .raw()
+                .all(...where.params, q.limit, q.offset) as unknown[][]);
+        const last = rows[rows.length - 1];
+        if (last) this.remember(this.cursors, `${key}\u0000${q.offset + rows.length}`, { token, rowid: last[5] as number });
+      }
+      return { total: total.total, rows };
+    })();
+  }
+
+  /** The groups each of `userIds` is a direct member of (SCIM's read-only `groups` of a user). */
+  groupsOfUsers(userIds: readonly string[]): Map<string, { value: string; display: string }[]> {
+    const out = new Map<string, { value: string; display: string }[]>();
+    if (userIds.length === 0) return out;
+    const rows = this.statement(
+      `SELECT m.member_id, g.id, g.display_name FROM dir_members m JOIN dir_groups g ON g.id = m.group_id
+       WHERE m.member_type = 'User' AND m.member_id IN (SELECT value FROM json_each(?)) ORDER BY g.rowid`,
+    )
+      .raw()
+      .all(JSON.stringify(userIds)) as [string, string, string][];
+    for (const [user, value, display] of rows) {
+      let list = out.get(user);
+      if (!list) out.set(user, (list = []));
+      list.push({ value, display });
+    }
+    return out;
+  }
+
+  /** A group with or without its members (a group of 100k members is not read to show its name). */
+  getGroupWith(id: string, members: boolean): StoredGroup | undefined {
+    return this.toStoredGroup(this.s.groupById.raw().get(id) as GroupRow | undefined, members);
+  }
+
+  /** Replaces every attribute of a user (SCIM PUT): what `input` leaves out is cleared. */
+  replaceUser(id: string, input: UserInput): void {
+    this.transaction(() => {
+      const what = `replace user ${String(input.userName)} (id ${id})`;
+      if (!this.s.userExists.get(id)) throw new RemoteError(what, 'no such user', 404);
+      if (!nonEmpty(input.userName)) throw new RemoteError(what, 'userName is required', 400);
+      const data = pickUser(input);
+      if (typeof data.active !== 'boolean') data.active = true;
+      this.writeUser(id, data, what);
+    });
+  }
+
+  /** A group and its members in one transaction; every member must exist (400 otherwise). */
+  createGroupWithMembers(input: GroupInput, members: readonly MemberRef[]): string {
+    return this.transaction(() => {
+      const id = this.createGroup(input);
+      this.checkMembers(id, members, `create group ${input.displayName}`);
+      for (const m of members) this.s.insertMember.run(id, m.type, m.value);
+      return id;
+    });
+  }
+
+  /**
+   * Replaces a group's displayName and externalId and, when `members` is given, sets its members
+   * to exactly that list (SCIM PUT, and PATCH results). One version bump for the whole change.
+   */
+  replaceGroup(id: string, input: GroupInput, members?: readonly MemberRef[]): void {
+    this.transaction(() => {
+      const what = `replace group ${String(input.displayName)} (id ${id})`;
+      if (!this.s.groupExists.get(id)) throw new RemoteError(what, 'no such group', 404);
+      if (!nonEmpty(input.displayName)) throw new RemoteError(what, 'displayName is required', 400);
+      const data: Record<string, unknown> = { displayName: input.displayName };
+      if (input.externalId !== undefined) data.externalId = input.externalId;
+      try {
+        this.s.updateGroup.run(input.displayName, input.externalId ?? null, JSON.stringify(data), new Date().toISOString(), id);
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        const existing = this.s.idByDisplayName.get(input.displayName)?.id;
+        throw new RemoteError(what, `displayName ${input.displayName} already exists (id ${existing ?? 'unknown'})`, 409);
+      }
+      if (!members) return;
+      const wanted = new Map(members.map((m) => [`${m.type}:${m.value}`, m]));
+      const current = this.s.groupMembers.raw().all(id) as [MemberType, string][];
+      for (const [type, value] of current) {
+        if (!wanted.delete(`${type}:${value}`)) this.s.deleteMember.run(id, type, value);
+      }
+      const added = [...wanted.values()];
+      this.checkMembers(id, added, what);
+      for (const m of added) this.s.insertMember.run(id, m.type, m.value);
+    });
+  }
+
+  /** Every member must exist and a group cannot contain itself: 400, since the request is at fault. */
+  private checkMembers(groupId: string, members: readonly MemberRef[], what: string): void {
+    for (const m of members) {
+      if (m.type === 'Group' && m.value === groupId) throw new RemoteError(what, 'a group cannot contain itself', 400);
+      const exists = m.type === 'User' ? this.s.userExists : m.type === 'Group' ? this.s.groupExists : undefined;
+      if (!exists) throw new RemoteError(what, `unknown member type ${String(m.type)}`, 400);
+      if (exists.get(m.value) === undefined) throw new RemoteError(what, `member ${m.value}: no such ${m.type.toLowerCase()}`, 400);
+    }
   }
 
   // ---- writes ------------------------------------------------------------------------------

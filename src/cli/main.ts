@@ -132,6 +132,12 @@ async function mainInner(argv: string[], streams: Streams): Promise<number> {
     }))
     .action(action(async (job: string | undefined, flags: { limit: number }) => (await import('./commands/history.js')).historyCommand(job, flags, globals(), out())));
 
+  program
+    .command('serve')
+    .description('serve a directory over SCIM 2.0 (the embedded directory, read-write, unless server.directory names another)')
+    .option('--listen <host:port>', 'address to listen on (overrides server.listen; port 0 picks a free one)')
+    .action(action(async (flags: { listen?: string }) => (await import('./commands/serve.js')).serveCommand(flags, globals(), out())));
+
   const started = Date.now();
   try {
     await program.parseAsync(argv);

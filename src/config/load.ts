@@ -295,7 +295,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
   }
 
   // 6. Server: shallow for now; its directory must at least be a connector.
-  const server = top.ok ? (top.data.server as ServerConfig | undefined) : isPlain(tree.server) ? (tree.server as ServerConfig) : undefined;
+  const server = top.ok ? (top.data.server as ServerConfig | undefined) : isPlain(tree.server) ? (tree.server as unknown as ServerConfig) : undefined;
   if (server && typeof server.directory === 'string' && server.directory !== '' && !defs.has(server.directory)) {
     issues.push({
       path: 'server.directory',

@@ -54,10 +54,51 @@ function unique<T>(values: readonly T[]): boolean {
   return new Set(values).size === values.length;
 }
 
-export const serverSchema = z.looseObject({
-  listen: z.string().min(1).optional(),
-  directory: z.string().min(1).optional(),
-  tokens: z.array(z.unknown()).optional(),
+/** `host:port`, `[v6]:port` or `:port` (every interface); port 0 picks a free one. */
+export function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]!), port };
+}
+
+const LISTEN = 'expected host:port, e.g. 127.0.0.1:8080, [::1]:8080 or :8080 (every interface)';
+const BYTES = 'expected a whole number of bytes, at least 1024';
+const RESULTS = 'expected a whole number from 1 to 100000';
+
+/**
+ * A bearer token: `{ value, readOnly? }`, or just the value. No label: every string under
+ * `tokens` is treated as a secret by the loader, so the access log names tokens by position.
+ */
+const serverTokenSchema = z.union(
+  [
+    z.string().min(1).transform((value) => ({ value, readOnly: false })),
+    z.strictObject({ value: z.string().min(1), readOnly: z.boolean().default(false) }),
+  ],
+  { error: 'expected a token: a string, or { value, readOnly }' },
+);
+
+export const serverSchema = z.strictObject({
+  listen: z.string().refine((t) => parseListen(t) !== undefined, { error: LISTEN }).default('127.0.0.1:8080'),
+  /** The connector served; the embedded directory unless another readable connector is named. */
+  directory: z.string().min(1).default('embedded'),
+  basePath: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9._~-]+)*\/?$/, { error: 'expected a URL path such as /scim/v2 (or "" for the root)' })
+    .default('/scim/v2'),
+  tokens: z.array(serverTokenSchema).default([]),
+  /** Serve read-only even when the directory can be written. */
+  readOnly: z.boolean().default(false),
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  maxBodyBytes: z.int({ error: BYTES }).min(1024, { error: BYTES }).default(1_048_576),
+  maxResults: z.int({ error: RESULTS }).min(1, { error: RESULTS }).max(100_000, { error: RESULTS }).default(1000),
+  bulk: z
+    .strictObject({
+      maxOperations: z.int({ error: RESULTS }).min(1, { error: RESULTS }).max(100_000, { error: RESULTS }).default(1000),
+      maxPayloadSize: z.int({ error: BYTES }).min(1024, { error: BYTES }).default(1_048_576),
+    })
+    .prefault({}),
 });
 
 const WEBHOOK_EVENTS = ['failure', 'held', 'changes'] as const;

@@ -62,14 +62,25 @@ export interface ConnectorConfig {
   config: unknown;
 }
 
-/**
- * The `serve` settings. Only shallowly checked for now: the server issue owns the details.
- */
+export interface ServerTokenConfig {
+  value: string;
+  readOnly: boolean;
+}
+
+/** The `serve` settings, with defaults applied (see serverSchema). */
 export interface ServerConfig {
-  listen?: string;
-  directory?: string;
-  tokens?: unknown[];
-  [key: string]: unknown;
+  /** `host:port`. */
+  listen: string;
+  /** Connector name. */
+  directory: string;
+  basePath: string;
+  tokens: ServerTokenConfig[];
+  readOnly: boolean;
+  /** PEM file paths, relative to the config file. */
+  tls?: { cert: string; key: string };
+  maxBodyBytes: number;
+  maxResults: number;
+  bulk: { maxOperations: number; maxPayloadSize: number };
 }
 
 export type WebhookEvent = 'failure' | 'held' | 'changes';

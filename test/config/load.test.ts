@@ -429,15 +429,23 @@ jobs:
 });
 
 describe('server', () => {
-  test('is kept as given (later issue validates it fully)', async () => {
-    const { config } = await load(`${MINIMAL}server:\n  listen: 127.0.0.1:8080\n  directory: embedded\n  tokens: [{ value: "\${env:TOK}", readOnly: true }]\n  cors: true\n`, {}, { TOK: 'server-token-1' });
+  test('is validated, with defaults filled in; unknown keys are refused', async () => {
+    const { config } = await load(`${MINIMAL}server:\n  listen: 127.0.0.1:8080\n  directory: embedded\n  tokens: [{ value: "\${env:TOK}", readOnly: true }]\n`, {}, { TOK: 'server-token-1' });
     expect(config.server).toEqual({
       listen: '127.0.0.1:8080',
       directory: 'embedded',
+      basePath: '/scim/v2',
       tokens: [{ value: 'server-token-1', readOnly: true }],
-      cors: true,
+      readOnly: false,
+      maxBodyBytes: 1048576,
+      maxResults: 1000,
+      bulk: { maxOperations: 1000, maxPayloadSize: 1048576 },
     });
     expect(redact('Bearer server-token-1')).toBe('Bearer [REDACTED]');
+    const err = await loadError(`${MINIMAL}server: { listen: "host", cors: true, maxResults: 0, tokens: [{ value: x, readOnly: "yes" }] }\n`);
+    expect(lines(err).join('\n')).toMatch(/server\.listen: expected host:port/);
+    expect(lines(err).join('\n')).toMatch(/server.*cors/);
+    expect(lines(err).join('\n')).toMatch(/server\.maxResults: expected a whole number from 1 to 100000/);
   });
 
   test('must be object-shaped; directory must be a connector', async () => {
@@ -521,16 +529,14 @@ connectors:
   d: { type: ldap, url: u, bindDN: cn=x, credential: literal-credential }
 server:
   tokens: [{ value: literal-server-token, readOnly: false }, "\${env:T}"]
-  apiKey: literal-api-key
 `, {}, { T: 'env-token-value' });
     expect(config.warnings).toEqual([
       'connectors.app.auth.bearer: secret written literally in the config file; use ${env:NAME} or ${file:PATH} instead',
       'connectors.d.credential: secret written literally in the config file; use ${env:NAME} or ${file:PATH} instead',
       'server.tokens[0].value: secret written literally in the config file; use ${env:NAME} or ${file:PATH} instead',
-      'server.apiKey: secret written literally in the config file; use ${env:NAME} or ${file:PATH} instead',
     ]);
-    expect(redact('literal-bearer-1 literal-credential literal-server-token literal-api-key env-token-value cn=x')).toBe(
-      '[REDACTED] [REDACTED] [REDACTED] [REDACTED] [REDACTED] cn=x',
+    expect(redact('literal-bearer-1 literal-credential literal-server-token env-token-value cn=x')).toBe(
+      '[REDACTED] [REDACTED] [REDACTED] [REDACTED] cn=x',
     );
   });
 
