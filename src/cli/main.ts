@@ -136,7 +136,8 @@ async function mainInner(argv: string[], streams: Streams): Promise<number> {
     .command('serve')
     .description('serve a directory over SCIM 2.0 (the embedded directory, read-write, unless server.directory names another)')
     .option('--listen <host:port>', 'address to listen on (overrides server.listen; port 0 picks a free one)')
-    .action(action(async (flags: { listen?: string }) => (await import('./commands/serve.js')).serveCommand(flags, globals(), out())));
+    .option('--schedule', 'also run the jobs that have a `schedule:` in this process (like `scim-sync schedule`)')
+    .action(action(async (flags: { listen?: string; schedule?: boolean }) => (await import('./commands/serve.js')).serveCommand(flags, globals(), out())));
 
   const started = Date.now();
   try {

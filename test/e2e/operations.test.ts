@@ -220,3 +220,36 @@ describe('after a run', () => {
     for (const line of lines) expect(JSON.parse(line)).toMatchObject({ time: expect.stringMatching(/Z$/), level: expect.any(String), msg: expect.any(String) });
   });
 });
+
+describe('serve --schedule', () => {
+  it('fills the served directory from a scheduled job in the same process, serves /metrics, and stops on SIGTERM', async () => {
+    const { serveCli } = await import('../server/cli.js');
+    const dir = await setup(people);
+    await writeFile(
+      join(dir, 'scim-sync.config.yaml'),
+      `${configYaml({ extra: '    schedule: "* * * * * *"\n' })}metrics: { listen: "127.0.0.1:0" }\n`,
+    );
+    const token = 'serve-schedule-token-0123456789';
+    const serving = await serveCli(dir, { SCIM_SYNC_TOKEN: token }, ['--schedule']);
+    const users = await until('the scheduled job to fill the served directory', async () => {
+      const res = await fetch(`${serving.url}/Users?count=100`, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await res.json()) as { totalResults: number };
+      return body.totalResults === 6 && body;
+    });
+    expect(users.totalResults).toBe(6);
+    const metricsUrl = await until('the metrics address', () => /metrics at (http:\/\/\S+)/.exec(serving.stderr())?.[1]);
+    const metrics = await (await fetch(metricsUrl)).text();
+    expect(metrics).toMatch(/^scim_sync_last_run_outcome\{job="hr",outcome="success"\} 1$/m);
+    const { code } = await serving.stop();
+    expect(code).toBe(0);
+    expect(serving.stderr()).toMatch(/Stopped\./);
+    expect(runs(dir).every((r) => r.trigger === 'schedule')).toBe(true);
+  });
+
+  it('--schedule without any scheduled job is a usage error, and the server does not linger', async () => {
+    const dir = await setup(people);
+    const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--schedule'], { cwd: dir, env: { SCIM_SYNC_TOKEN: 'serve-schedule-token-0123456789' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no job has a `schedule:`/);
+  });
+});

@@ -12,11 +12,17 @@ import { EmbeddedBackend } from '../../server/embedded-backend.js';
 import { startScimServer } from '../../server/http.js';
 import type { TokenEntry } from '../../server/auth.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { loadOnly } from '../context.js';
+import { loadOnly, openContext } from '../context.js';
+import type { EngineContext } from '../../engine/run-job.js';
+import type { MetricsServer } from '../../ops/metrics-server.js';
+import { shutdownSignal } from '../shutdown.js';
+import { startMetricsIfConfigured, startScheduling, type Scheduling } from './schedule.js';
 import type { GlobalOptions, Output } from '../output.js';
 
 export interface ServeFlags {
   listen?: string;
+  /** Also run the jobs that have a `schedule:` in this process. */
+  schedule?: boolean;
 }
 
 /** Shorter tokens can be guessed; the config schema accepts them so `validate` can say so here. */
@@ -72,19 +78,6 @@ export async function openServedDirectory(config: LoadedConfig, server: ServerCo
   return new ConnectorBackend(opened.connector, `connector ${server.directory} (${entry.type})`);
 }
 
-/** Resolves on the first SIGTERM or SIGINT; the listeners are removed again afterwards. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(signal);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-}
-
 /**
  * `serve`: the configured directory over SCIM 2.0 until SIGTERM/SIGINT, then a graceful stop
  * (requests in flight finish) and exit 0. Scheduled jobs in the same process (`--schedule`) wait
@@ -118,11 +111,29 @@ export async function serveCommand(flags: ServeFlags, global: GlobalOptions, out
     await directory.close();
     throw new UsageError(`cannot listen on ${listenText}: ${errorMessage(err)}`);
   }
-  const stopped = untilSignal();
-  output.err(`Serving SCIM 2.0 at ${running.url} (${directory.description}, ${directory.writable ? 'read-write' : 'read-only'}). Stop with SIGTERM or Ctrl-C.`);
-  const signal = await stopped;
-  output.err(`${signal}: finishing requests in flight, then stopping.`);
-  await running.close();
-  output.err('Stopped.');
-  return EXIT.ok;
+  let ops: EngineContext & { close(): void } | undefined;
+  let scheduling: Scheduling | undefined;
+  let metrics: MetricsServer | undefined;
+  let closed = false;
+  try {
+    // Run history (for /metrics) and the scheduled jobs share the state file with the served
+    // directory; SQLite's WAL lets them all work at once.
+    if (flags.schedule || config.operations.metrics.listen) ops = await openContext(global, output);
+    if (ops) metrics = await startMetricsIfConfigured(ops);
+    if (flags.schedule && ops) scheduling = startScheduling(ops);
+    const shutdown = shutdownSignal();
+    output.err(`Serving SCIM 2.0 at ${running.url} (${directory.description}, ${directory.writable ? 'read-write' : 'read-only'}). Stop with SIGTERM or Ctrl-C.`);
+    if (!shutdown.aborted) await new Promise<void>((resolve) => shutdown.addEventListener('abort', () => resolve(), { once: true }));
+    output.err('Stopping: finishing requests in flight' + (scheduling?.busy().length ? ` and the changes in flight of ${scheduling.busy().join(', ')}` : '') + '.');
+    await Promise.all([running.close(), scheduling?.stop()]);
+    closed = true;
+    output.err('Stopped.');
+    return EXIT.ok;
+  } finally {
+    // On an error (say, --schedule with nothing scheduled) the listening socket must not keep the
+    // process alive after main() returned its exit code.
+    if (!closed) await Promise.all([running.close(), scheduling?.stop()]);
+    await metrics?.close();
+    ops?.close();
+  }
 }
