@@ -7,7 +7,7 @@ import type { GlobalOptions, Output } from './output.js';
 /** Load configuration and open state: what every job-running command needs first. */
 export async function openContext(opts: GlobalOptions, output: Output): Promise<EngineContext & { close(): void }> {
   const config = await loadConfig({ configPath: opts.config, cwd: process.cwd(), statePath: opts.state, env: process.env });
-  output.configureLogging(config.operations.logging.format);
+  output.configureLogging(config.operations.logging);
   for (const w of config.warnings) output.logger.warn(w);
   const state = openState(config.statePath);
   return { config, state, logger: output.logger, close: () => state.close() };

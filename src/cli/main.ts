@@ -62,6 +62,7 @@ async function mainInner(argv: string[], streams: Streams): Promise<number> {
     .option('--no-color', 'disable colours (also honoured: NO_COLOR)')
     .option('-v, --verbose', 'debug logging on stderr')
     .option('-q, --quiet', 'print only errors')
+    .addOption(new Option('--log-level <level>', 'least severe log lines shown: debug, info, warn or error (default: logging.level, else info; --verbose is debug, --quiet error)').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log-format <format>', 'log lines on stderr: text, json (one object per line) or auto (text on a terminal, else json); default: logging.format in the config, else text').choices(['text', 'json', 'auto']))
     .showSuggestionAfterError(true)
     .exitOverride()

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '../core/logger.js';
+import { createLogger, type Logger, type LogLevel } from '../core/logger.js';
 import { redact } from '../core/secrets.js';
 
 export interface GlobalOptions {
@@ -9,6 +9,7 @@ export interface GlobalOptions {
   verbose?: boolean;
   quiet?: boolean;
   logFormat?: 'text' | 'json' | 'auto';
+  logLevel?: LogLevel;
 }
 
 /**
@@ -26,8 +27,8 @@ export interface Output {
   err(text: string): void;
   /** True when stderr is an interactive terminal (progress display). */
   interactive: boolean;
-  /** Apply the config's `logging.format`; `--log-format` and `--json` win over it. */
-  configureLogging(format: 'text' | 'json' | 'auto'): void;
+  /** Apply the config's `logging`; `--log-format`, `--log-level`, `--json`, `--verbose` and `--quiet` win over it. */
+  configureLogging(logging: { format: 'text' | 'json' | 'auto'; level?: LogLevel }): void;
 }
 
 export interface Streams {
@@ -42,8 +43,10 @@ export function createOutput(opts: GlobalOptions, streams: Streams): Output {
   const quiet = Boolean(opts.quiet);
   const resolve = (f: 'text' | 'json' | 'auto'): 'text' | 'json' => (f === 'auto' ? (streams.stderr.isTTY ? 'text' : 'json') : f);
   let format: 'text' | 'json' = opts.json ? 'json' : resolve(opts.logFormat ?? 'text');
+  const levelFromFlags: LogLevel | undefined = opts.logLevel ?? (opts.verbose ? 'debug' : quiet ? 'error' : undefined);
+  let level: LogLevel = levelFromFlags ?? 'info';
   const logger = createLogger({
-    level: opts.verbose ? 'debug' : quiet ? 'error' : 'info',
+    level: () => level,
     format: () => format,
     write: (line) => streams.stderr.write(line),
   });
@@ -54,7 +57,8 @@ export function createOutput(opts: GlobalOptions, streams: Streams): Output {
     logger,
     interactive: Boolean(streams.stderr.isTTY) && !quiet && !opts.json,
     configureLogging(configured) {
-      if (!opts.json && opts.logFormat === undefined) format = resolve(configured);
+      if (!opts.json && opts.logFormat === undefined) format = resolve(configured.format);
+      if (levelFromFlags === undefined && configured.level) level = configured.level;
     },
     out(text, force) {
       if (quiet && !force) return;

@@ -136,6 +136,7 @@ export const loggingSchema = z
   .strictObject({
     // auto: human lines on a terminal, JSON lines otherwise (journald, files, log shippers).
     format: z.enum(['text', 'json', 'auto']).default('text'),
+    level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   })
   .prefault({});
 

@@ -89,7 +89,7 @@ export interface OperationsConfig {
   history: { keepRuns: number; keepFor: number };
   notify: { webhook?: { url: string; on: WebhookEvent[]; headers: Record<string, string>; timeout: number; retries: number } };
   metrics: { listen?: string };
-  logging: { format: 'text' | 'json' | 'auto' };
+  logging: { format: 'text' | 'json' | 'auto'; level?: 'debug' | 'info' | 'warn' | 'error' };
 }
 
 export interface LoadedConfig {

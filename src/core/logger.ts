@@ -13,7 +13,8 @@ export interface Logger {
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface StreamLoggerOptions {
-  level: LogLevel;
+  /** Read on every line, like `format`. */
+  level: LogLevel | (() => LogLevel);
   /** Read on every line, so the CLI can switch it once the config (`logging.format`) is loaded. */
   format: 'text' | 'json' | (() => 'text' | 'json');
   write: (line: string) => void;
@@ -24,8 +25,9 @@ export interface StreamLoggerOptions {
 export function createLogger(opts: StreamLoggerOptions): Logger {
   const format = typeof opts.format === 'function' ? opts.format : () => opts.format as 'text' | 'json';
   const now = opts.now ?? (() => new Date());
+  const threshold = typeof opts.level === 'function' ? opts.level : () => opts.level as LogLevel;
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (order[level] < order[opts.level]) return;
+    if (order[level] < order[threshold()]) return;
     if (format() === 'json') {
       // One JSON object per line, for journald, log shippers and `jq`.
       opts.write(redact(JSON.stringify({ time: now().toISOString(), level, msg, ...fields })) + '\n');

@@ -219,6 +219,16 @@ describe('after a run', () => {
     expect(lines.length).toBeGreaterThan(2);
     for (const line of lines) expect(JSON.parse(line)).toMatchObject({ time: expect.stringMatching(/Z$/), level: expect.any(String), msg: expect.any(String) });
   });
+
+  it('takes the log level and format from the config, and flags win over it', async () => {
+    const dir = await setup(people);
+    await writeFile(join(dir, 'scim-sync.config.yaml'), `${configYaml()}logging: { format: json, level: debug }\n`);
+    const fromConfig = await runCli(['run'], { cwd: dir });
+    const levels = fromConfig.stderr.trim().split('\n').map((l) => (JSON.parse(l) as { level: string }).level);
+    expect(levels).toContain('debug');
+    const overridden = await runCli(['run', '--log-level', 'warn', '--log-format', 'text'], { cwd: dir });
+    expect(overridden.stderr).toBe('');
+  });
 });
 
 describe('serve --schedule', () => {
