@@ -1,9 +1,10 @@
 import { RemoteError } from '../../src/core/errors.js';
 import type { MemberType } from '../../src/core/model.js';
-import { guidFilterValue } from './ad/guid.js';
+import { EqualityFilter, OrFilter } from 'ldapts';
+import type { Filter } from 'ldapts';
+import { guidFilter } from './ad/guid.js';
 import { resultCode } from './client.js';
 import type { LdapConnection } from './client.js';
-import { escapeFilterValue } from './escape.js';
 import { anchorOf, attrsOf, first } from './mapping.js';
 import type { Settings } from './settings.js';
 
@@ -30,10 +31,15 @@ export class AnchorResolver {
     private readonly settings: Settings,
   ) {}
 
-  private filterFor(id: string): string | undefined {
+  /**
+   * Filter objects, not strings: ldapts (8.2) writes a parsed string filter's `\xx` escapes as
+   * UTF-8 characters, so an escaped binary objectGUID would go out with the wrong bytes and find
+   * nothing (connectors/ldap/ad/README.md). An EqualityFilter carries the raw bytes.
+   */
+  private filterFor(id: string): Filter | undefined {
     if (!UUID.test(id)) return undefined;
-    if (this.settings.defaults.anchorBinary) return `(${this.settings.anchor}=${guidFilterValue(id)})`;
-    return `(${this.settings.anchor}=${escapeFilterValue(id)})`;
+    if (this.settings.defaults.anchorBinary) return guidFilter(id);
+    return new EqualityFilter({ attribute: this.settings.anchor, value: id });
   }
 
   remember(id: string, located: Located): void {
@@ -57,7 +63,7 @@ export class AnchorResolver {
     for (let i = 0; i < todo.length; i += BATCH) {
       const batch = todo.slice(i, i + BATCH);
       const filters = batch.map((id) => this.filterFor(id)!);
-      const filter = filters.length === 1 ? filters[0]! : `(|${filters.join('')})`;
+      const filter = filters.length === 1 ? filters[0]! : new OrFilter({ filters });
       const wanted = new Map(batch.map((id) => [id.toLowerCase(), id]));
       for (const base of bases) {
         const entries = await this.conn

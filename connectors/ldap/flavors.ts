@@ -109,7 +109,10 @@ export const FLAVORS: Readonly<Record<Flavor, FlavorDefaults>> = {
       rdnAttribute: 'cn',
       map: {
         userName: 'userPrincipalName',
-        externalId: 'employeeID',
+        // The sync anchor a job writes is often a UUID (36 characters); AD's schema caps employeeID
+        // at 16 (a longer value fails with LDAP 21), employeeNumber holds up to 512. The HR
+        // employee id a directory admin expects in employeeID comes as enterprise.employeeNumber.
+        externalId: 'employeeNumber',
         displayName: 'displayName',
         title: 'title',
         'name.familyName': 'sn',
@@ -117,7 +120,7 @@ export const FLAVORS: Readonly<Record<Flavor, FlavorDefaults>> = {
         emails: 'mail',
         'phoneNumbers.work': 'telephoneNumber',
         'phoneNumbers.mobile': 'mobile',
-        'enterprise.employeeNumber': 'employeeNumber',
+        'enterprise.employeeNumber': 'employeeID',
         'enterprise.organization': 'company',
         'enterprise.division': 'division',
         'enterprise.department': 'department',

@@ -52,8 +52,17 @@ export function userSpec(settings: Settings, config: LdapConfig, extraFilter?: s
   };
 }
 
-export function groupSpec(settings: Settings, extraFilter?: string): ListingSpec {
-  const attrs = [settings.anchor, ...settings.groups.map.map(([, a]) => a), 'cn', 'member', 'uniqueMember', 'memberUid', ...settings.groups.extraAttributes];
+/**
+ * AD: `member` is asked for as its first range (`member;range=0-<rangeSize-1>`). Windows slices
+ * large groups by itself, but Samba (and a DC with a raised MaxValRange) only slices when asked, so
+ * asking makes ranged retrieval the one path every AD group takes, whatever the server.
+ */
+export function memberRequest(settings: Settings, config: LdapConfig): string {
+  return settings.flavor === 'ad' ? `member;range=0-${config.ad.rangeSize - 1}` : 'member';
+}
+
+export function groupSpec(settings: Settings, config: LdapConfig, extraFilter?: string): ListingSpec {
+  const attrs = [settings.anchor, ...settings.groups.map.map(([, a]) => a), 'cn', memberRequest(settings, config), 'uniqueMember', 'memberUid', ...settings.groups.extraAttributes];
   return {
     what: 'groups',
     bases: settings.groups.baseDNs,
@@ -214,7 +223,7 @@ export function listGroups(
     const users = state.userIndex ?? (await lightUserIndex(conn, settings, ctx));
     const raw: RawGroup[] = [];
     const byDN = new DnIndex();
-    const spec = groupSpec(settings, opts.extraFilter);
+    const spec = groupSpec(settings, config, opts.extraFilter);
     for await (const page of completeListing(conn, spec, prepared(settings), ctx)) {
       for (const { entry: e, attrs, anchor } of page) {
         if (!anchor) {
@@ -232,7 +241,7 @@ export function listGroups(
       }
     }
     // Delta reads list only changed groups, but members may be any group.
-    const groupIndex = opts.extraFilter ? await groupAnchors(conn, settings, ctx) : byDN;
+    const groupIndex = opts.extraFilter ? await groupAnchors(conn, settings, config, ctx) : byDN;
     const placeholder = settings.groups.emptyMember !== undefined ? normalizeDN(settings.groups.emptyMember) : undefined;
     let outside = 0;
     const groups: SourceGroup[] = [];
@@ -289,8 +298,8 @@ export function listGroups(
   });
 }
 
-async function groupAnchors(conn: LdapConnection, settings: Settings, ctx: Ctx): Promise<DnIndex> {
-  const spec: ListingSpec = { ...groupSpec(settings), what: 'group anchors', attributes: [settings.anchor] };
+async function groupAnchors(conn: LdapConnection, settings: Settings, config: LdapConfig, ctx: Ctx): Promise<DnIndex> {
+  const spec: ListingSpec = { ...groupSpec(settings, config), what: 'group anchors', attributes: [settings.anchor] };
   const out = new DnIndex();
   for await (const page of completeListing(conn, spec, prepared(settings), ctx)) {
     for (const { entry: e, anchor } of page) if (anchor) out.set(e.dn, anchor);

@@ -13,6 +13,8 @@ import { addValues, deleteValues, remoteError, replace, resultCode } from './cli
 import type { LdapConnection } from './client.js';
 import type { LdapConfig } from './config.js';
 import { escapeDNValue, escapeFilterValue, formatRdn, isUnder, normalizeDN, parentDN, parseDN } from './escape.js';
+import { derivedRdn, isRdnDerived } from './derived-rdn.js';
+import { ClashFinder, MAX_NAME_TRIES, addWithFreeName, numberedValue, samAccountName } from './naming.js';
 import { anchorOf, attrsOf, first, keysForChange, requiredFallback, strings, valuesFor, displayNameOf } from './mapping.js';
 import { Containers, Placement } from './placement.js';
 import type { Settings } from './settings.js';
@@ -43,9 +45,14 @@ function toAttributes(attrs: AttrValues): Attribute[] {
   );
 }
 
-/** AD sAMAccountName: no `"/\[]:;|=,+*?<>@`, at most `max` characters. */
-function samAccountName(value: string, max: number): string {
-  return value.replace(/["/\\[\]:;|=,+*?<>@]/g, '').slice(0, max);
+/** sAMAccountName length limits: users (and computers) 20, groups 64 (what Windows tools allow). */
+const SAM_MAX_USER = 20;
+const SAM_MAX_GROUP = 64;
+
+/** Replaces (not adds to) an attribute's values. */
+function setValues(attrs: AttrValues, name: string, values: (string | Buffer)[]): void {
+  attrs.delete(name.toLowerCase());
+  put(attrs, name, values);
 }
 
 export function createWriter(conn: LdapConnection, settings: Settings, config: LdapConfig): DirectoryWriter {
@@ -60,6 +67,8 @@ export function createWriter(conn: LdapConnection, settings: Settings, config: L
   const placeholder = settings.groups.emptyMember;
   const userRdn = settings.users.rdnAttribute;
   const groupRdn = settings.groups.rdnAttribute;
+  const clashes = new ClashFinder(conn);
+  const userRdnDerived = isRdnDerived(settings);
 
   /**
    * Runs `fn`, turning any failure into a RemoteError about `object`, named with the entry's DN
@@ -104,14 +113,40 @@ export function createWriter(conn: LdapConnection, settings: Settings, config: L
     return [await anchors.dnOf('User', id, `${object}: manager`)];
   }
 
-  /** Moves and/or renames an entry in one modifyDN; returns the new DN. */
-  async function moveEntry(id: string, dn: string, newRdn: string | undefined, container: string | undefined, createMissing: boolean, object: string): Promise<string> {
+  /**
+   * Moves and/or renames an entry in one modifyDN; returns the new DN. With `numberFrom` (a user
+   * whose RDN value is derived), a DN taken in the new place is retried with that value numbered.
+   */
+  async function moveEntry(
+    id: string,
+    dn: string,
+    newRdn: string | undefined,
+    container: string | undefined,
+    createMissing: boolean,
+    object: string,
+    numberFrom?: string,
+  ): Promise<string> {
     const rdn = newRdn ?? formatRdn(parseDN(dn)[0]!);
     const parent = container ?? parentDN(dn);
-    const target = `${rdn},${parent}`;
+    let target = `${rdn},${parent}`;
     if (normalizeDN(target) === normalizeDN(dn) && (newRdn === undefined || target === dn)) return dn;
     if (container !== undefined) await containers.ensure(container, createMissing, object);
-    await conn.modifyDN(dn, target);
+    const tried = new Set([normalizeDN(target)]);
+    for (;;) {
+      try {
+        await conn.modifyDN(dn, target);
+        break;
+      } catch (err) {
+        if (resultCode(err) !== 68 || numberFrom === undefined || !(await clashes.exists(target))) throw err;
+        // The plain value comes first: a move may free "Chris Lee 2" of its number.
+        const next = Array.from({ length: MAX_NAME_TRIES }, (_, i) => `${userRdn}=${escapeDNValue(numberedValue(numberFrom, i + 1))},${parent}`).find(
+          (candidate) => !tried.has(normalizeDN(candidate)),
+        );
+        if (next === undefined) throw new RemoteError(object, `${target} and the other numbered variants of ${JSON.stringify(numberFrom)} all exist already`, 68);
+        tried.add(normalizeDN(next));
+        target = next;
+      }
+    }
     anchors.remember(id, { dn: target });
     return target;
   }
@@ -153,8 +188,8 @@ export function createWriter(conn: LdapConnection, settings: Settings, config: L
       put(attrs, userRdn, [rdnValue]);
       let container = userPlacement.containerFor(user as unknown as Record<string, unknown>);
       let createMissing = userPlacement.createMissing;
+      const generatedSam = isAD && !attrs.has('samaccountname');
       if (isAD) {
-        if (!attrs.has('samaccountname')) put(attrs, 'sAMAccountName', [samAccountName(user.userName.split('@')[0]!, 20)]);
         const policy = config.ad.initialPassword;
         let uac = UAC.NORMAL_ACCOUNT | UAC.ACCOUNTDISABLE;
         if (policy) {
@@ -174,10 +209,18 @@ export function createWriter(conn: LdapConnection, settings: Settings, config: L
           createMissing = deactivate.createMissing;
         }
       }
-      const dn = `${userRdn}=${escapeDNValue(rdnValue)},${container}`;
-      at(dn);
       await containers.ensure(container, createMissing, object);
-      await conn.add(dn, toAttributes(attrs));
+      const samBase = user.userName.split('@')[0]!;
+      const dn = await addWithFreeName(clashes, object, { numberRdn: userRdnDerived, generatedSam }, (t) => {
+        const value = numberedValue(rdnValue, t.rdn);
+        // The RDN value must be among the attribute's values; AD's cn is single-valued.
+        if (t.rdn > 1) setValues(attrs, userRdn, [value]);
+        const sam = generatedSam ? samAccountName(samBase, SAM_MAX_USER, t.sam) : undefined;
+        if (sam !== undefined) setValues(attrs, 'sAMAccountName', [sam]);
+        const target = `${userRdn}=${escapeDNValue(value)},${container}`;
+        at(target);
+        return { dn: target, sam, add: () => conn.add(target, toAttributes(attrs)) };
+      });
       const id = await readAnchor(dn);
       anchors.remember(id, { dn });
       return { id };
@@ -215,7 +258,9 @@ export function createWriter(conn: LdapConnection, settings: Settings, config: L
       } else if (settings.users.placement && changed.some((c) => userPlacement.dependsOn.has(c))) {
         if (!(moveDisabled && isUnder(dn, moveDisabled.moveTo))) container = userPlacement.containerFor(desired as unknown as Record<string, unknown>);
       }
-      if (newRdn !== undefined || container !== undefined) dn = await moveEntry(id, dn, newRdn, container, createMissing, object);
+      const derived = newRdn === undefined ? await derivedRdn(conn, settings, dn, desired, changed, container !== undefined) : {};
+      if (derived.rename !== undefined) newRdn = `${userRdn}=${escapeDNValue(derived.rename)}`;
+      if (newRdn !== undefined || container !== undefined) dn = await moveEntry(id, dn, newRdn, container, createMissing, object, derived.numberFrom);
       if (changed.includes('active') && !moveDisabled) dn = await setActive(id, dn, desired.active, object);
       await conn.modify(dn, changes);
     });
@@ -257,15 +302,18 @@ export function createWriter(conn: LdapConnection, settings: Settings, config: L
       const rdnValue = String(attrs.get(groupRdn.toLowerCase())?.values[0] ?? group.displayName);
       put(attrs, groupRdn, [rdnValue]);
       if (placeholder !== undefined && memberAttr !== 'memberUid') put(attrs, memberAttr, [placeholder]);
-      if (isAD) {
-        if (!attrs.has('samaccountname')) put(attrs, 'sAMAccountName', [samAccountName(group.displayName, 64)]);
-        put(attrs, 'groupType', [String(config.ad.groupType)]);
-      }
+      const generatedSam = isAD && !attrs.has('samaccountname');
+      if (isAD) put(attrs, 'groupType', [String(config.ad.groupType)]);
       const container = groupPlacement.containerFor(group as unknown as Record<string, unknown>);
-      const dn = `${groupRdn}=${escapeDNValue(rdnValue)},${container}`;
-      at(dn);
       await containers.ensure(container, groupPlacement.createMissing, object);
-      await conn.add(dn, toAttributes(attrs));
+      // A group's RDN is its display name (mapped by default): a clash is an error, never numbered.
+      const dn = await addWithFreeName(clashes, object, { numberRdn: false, generatedSam }, (t) => {
+        const sam = generatedSam ? samAccountName(group.displayName, SAM_MAX_GROUP, t.sam) : undefined;
+        if (sam !== undefined) setValues(attrs, 'sAMAccountName', [sam]);
+        const target = `${groupRdn}=${escapeDNValue(rdnValue)},${container}`;
+        at(target);
+        return { dn: target, sam, add: () => conn.add(target, toAttributes(attrs)) };
+      });
       const id = await readAnchor(dn);
       anchors.remember(id, { dn });
       return { id };

@@ -144,7 +144,7 @@ describe('ldap connector (openldap): reading', () => {
     expect(ad.anchor).toBe('objectGUID');
     expect(ad.users.filter).toBe('(&(objectCategory=person)(objectClass=user))');
     expect(ad.groups.emptyMember).toBeUndefined();
-    expect(Object.fromEntries(ad.users.map)).toMatchObject({ userName: 'userPrincipalName', externalId: 'employeeID', 'enterprise.department': 'department' });
+    expect(Object.fromEntries(ad.users.map)).toMatchObject({ userName: 'userPrincipalName', externalId: 'employeeNumber', 'enterprise.employeeNumber': 'employeeID', 'enterprise.department': 'department' });
     const ol = resolveSettings(ldapConfigSchema.parse({ ...base, users: { ...base.users, map: { userType: null, nickName: 'initials' } } }));
     expect(ol.anchor).toBe('entryUUID');
     const map = Object.fromEntries(ol.users.map);

@@ -148,3 +148,38 @@ describe('ldap connector (openldap): writing', () => {
     expect((del as RemoteError).message).toContain('allowDelete');
   });
 });
+
+describe('ldap connector (openldap): users named by cn (rdnAttribute: cn)', () => {
+  let s: Slapd;
+  let made: Made;
+  beforeAll(async () => {
+    s = await startSlapd();
+    made = makeConnector(s, { users: { baseDNs: [`ou=people,${s.suffix}`], rdnAttribute: 'cn' } });
+  });
+  afterAll(async () => {
+    await made?.connector.close();
+    await s?.cleanup();
+  });
+  const w = () => made.connector.writer!;
+
+  it('numbers the cn of namesakes, and renames when the display name changes', async () => {
+    const a = await w().createUser(user('chris.a', { displayName: 'Chris Lee' }));
+    const b = await w().createUser(user('chris.b', { displayName: 'Chris Lee' }));
+    const c = await w().createUser(user('chris.c', { displayName: 'Chris Lee' }));
+    expect(await dnOf(s, a.id)).toBe(`cn=Chris Lee,ou=people,${s.suffix}`);
+    expect(await dnOf(s, b.id)).toBe(`cn=Chris Lee 2,ou=people,${s.suffix}`);
+    expect(await dnOf(s, c.id)).toBe(`cn=Chris Lee 3,ou=people,${s.suffix}`);
+    // The display name is still the source's: the number is in the DN only.
+    const listed = (await readAll(made.connector)).users;
+    expect(listed.find((u) => u.id === b.id)).toMatchObject({ userName: 'chris.b', displayName: 'Chris Lee' });
+
+    // A change elsewhere keeps the numbered name; a display name change renames, keeping entryUUID.
+    await w().updateUser(b.id, user('chris.b', { displayName: 'Chris Lee', title: 'Dev' }), ['title']);
+    expect(await dnOf(s, b.id)).toBe(`cn=Chris Lee 2,ou=people,${s.suffix}`);
+    await w().updateUser(b.id, user('chris.b', { displayName: 'Chris Leeson' }), ['displayName']);
+    expect(await dnOf(s, b.id)).toBe(`cn=Chris Leeson,ou=people,${s.suffix}`);
+    const entry = await s.search(`cn=Chris Leeson,ou=people,${s.suffix}`, '(objectClass=*)', ['cn', 'displayName'], 'base');
+    expect(entry).toContain('displayName: Chris Leeson');
+    expect(entry).not.toContain('cn: Chris Lee 2');
+  });
+});
