@@ -32,7 +32,11 @@ const FLOOR_RUNS = Math.max(1, Number(process.env.BENCH_SCIM_FLOOR_RUNS ?? 2));
 const TOKEN = 'bench-token';
 /** BENCH_CPU_PROF=1 writes a V8 CPU profile of every CLI run to bench/out/scim/prof. */
 const PROF_ARGS = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(outDir, 'prof')}`] : [];
+/** BENCH_CLI_NODE_ARGS: extra node flags for the CLI runs only (e.g. GC settings to try). */
+const CLI_NODE_ARGS = [...PROF_ARGS, ...(process.env.BENCH_CLI_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
+/** BENCH_SCIM_QUICK=1: only the initial sync and its floor (for profiling iterations), no re-runs. */
+const QUICK = Boolean(process.env.BENCH_SCIM_QUICK);
 
 interface Server {
   port: number;
@@ -109,10 +113,10 @@ interface Measured {
 
 async function measure(server: Server, name: string, args: string[]): Promise<Measured> {
   await resetCounts(server);
-  const cli = await runCli(outDir, args, PROF_ARGS);
+  const cli = await runCli(outDir, args, CLI_NODE_ARGS);
   await writeFile(join(outDir, `${name.replace(/[^\w%=-]+/g, '-')}.stderr.log`), cli.stderr);
   const s = await stats(server);
-  console.log(`${name}: ${cli.seconds.toFixed(2)} s (server CPU ${s.cpuSeconds.toFixed(2)} s), exit ${cli.exitCode}, requests ${JSON.stringify(s.counts)}`);
+  console.log(`${name}: ${cli.seconds.toFixed(2)} s (client CPU ${cli.cpuSeconds.toFixed(2)} s, server CPU ${s.cpuSeconds.toFixed(2)} s), exit ${cli.exitCode}, requests ${JSON.stringify(s.counts)}`);
   if (cli.exitCode !== 0) console.log(cli.stderr.split('\n').filter((l) => /"level":"(error|warn)"/.test(l)).slice(0, 5).join('\n'));
   return { name, cli, requests: { ...s.counts }, byEndpoint: { ...s.byEndpoint }, serverCpu: s.cpuSeconds };
 }
@@ -128,7 +132,12 @@ type Req = { method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'; path: string; 
  * creates, user creates, other writes) so every PATCH names a resource that exists. Bodies are the
  * sync's own first body of each kind with names and ids varied.
  */
-async function measureFloor(server: Server, concurrency: number, byEndpoint: Record<string, number>, samples: Record<string, string>): Promise<{ seconds: number; requests: number }> {
+async function measureFloor(
+  server: Server,
+  concurrency: number,
+  byEndpoint: Record<string, number>,
+  samples: Record<string, string>,
+): Promise<{ seconds: number; cpuSeconds: number; requests: number }> {
   const pool = new Pool(server.origin, { connections: concurrency });
   const headers = { accept: 'application/scim+json, application/json', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' };
   const groupIds: string[] = [];
@@ -154,6 +163,7 @@ async function measureFloor(server: Server, concurrency: number, byEndpoint: Rec
 
   const sample = (key: string): Record<string, unknown> => JSON.parse(samples[key] ?? '{}') as Record<string, unknown>;
   const started = process.hrtime.bigint();
+  const cpuStarted = process.cpuUsage();
 
   // Reads: as many GETs as the sync sent (listing the empty server, /ServiceProviderConfig).
   const gets = Object.entries(byEndpoint).filter(([k]) => k.startsWith('GET '));
@@ -195,8 +205,9 @@ async function measureFloor(server: Server, concurrency: number, byEndpoint: Rec
     await runPhase(n, (i) => ({ method, path: `/scim/v2${rel.replace('{id}', ids[i % ids.length] ?? 'x')}`, body }));
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuStarted);
   await pool.close();
-  return { seconds, requests: sent };
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, requests: sent };
 }
 
 /**
@@ -245,35 +256,37 @@ async function benchConcurrency(concurrency: number, csv: string, changedExpecte
     runs.push(initial);
     serverStats = await stats(server);
     const samples = serverStats.samples;
-    runs.push(await measure(server, `c=${concurrency} no-op re-run, full compare`, ['run', 'bench']));
-    runs.push(await measure(server, `c=${concurrency} no-op re-run, inputs unchanged`, ['run', 'bench']));
-    runs.push(await measure(server, `c=${concurrency} no-op re-run, --full`, ['run', 'bench', '--full']));
-    await generateHrCsv(csv, USERS, DEPTS, (i) => (i % 100 === 1 ? ' II' : ''));
-    const onePct = await measure(server, `c=${concurrency} 1% changed (${changedExpected} titles)`, ['run', 'bench']);
-    runs.push(onePct);
+    if (!QUICK) {
+      runs.push(await measure(server, `c=${concurrency} no-op re-run, full compare`, ['run', 'bench']));
+      runs.push(await measure(server, `c=${concurrency} no-op re-run, inputs unchanged`, ['run', 'bench']));
+      runs.push(await measure(server, `c=${concurrency} no-op re-run, --full`, ['run', 'bench', '--full']));
+      await generateHrCsv(csv, USERS, DEPTS, (i) => (i % 100 === 1 ? ' II' : ''));
+      const onePct = await measure(server, `c=${concurrency} 1% changed (${changedExpected} titles)`, ['run', 'bench']);
+      runs.push(onePct);
 
-    for (const r of runs.slice(1, 4)) {
-      if (writesOf(r.requests) !== 0 || r.cli.exitCode !== 0) problems.push(`${r.name} sent ${writesOf(r.requests)} writes (${fmtRequests(r.requests)}), exit ${r.cli.exitCode}`);
-    }
-    const userPatches = onePct.byEndpoint['PATCH /Users/{id}'] ?? 0;
-    if (writesOf(onePct.requests) !== changedExpected || userPatches !== changedExpected || onePct.cli.exitCode !== 0) {
-      problems.push(`1% change sent ${writesOf(onePct.requests)} writes (${userPatches} PATCH /Users, expected exactly ${changedExpected}), exit ${onePct.cli.exitCode}`);
+      for (const r of runs.slice(1, 4)) {
+        if (writesOf(r.requests) !== 0 || r.cli.exitCode !== 0) problems.push(`${r.name} sent ${writesOf(r.requests)} writes (${fmtRequests(r.requests)}), exit ${r.cli.exitCode}`);
+      }
+      const userPatches = onePct.byEndpoint['PATCH /Users/{id}'] ?? 0;
+      if (writesOf(onePct.requests) !== changedExpected || userPatches !== changedExpected || onePct.cli.exitCode !== 0) {
+        problems.push(`1% change sent ${writesOf(onePct.requests)} writes (${userPatches} PATCH /Users, expected exactly ${changedExpected}), exit ${onePct.cli.exitCode}`);
+      }
     }
     if (initial.cli.exitCode !== 0) problems.push(`initial sync exited ${initial.cli.exitCode}`);
 
     await resetCounts(server);
-    const readFloor = await measureReadFloor(server);
-    console.log(`c=${concurrency} read floor: ${readFloor.pages} pages in ${readFloor.seconds.toFixed(2)} s`);
+    const readFloor = QUICK ? { seconds: NaN, pages: 0 } : await measureReadFloor(server);
+    if (!QUICK) console.log(`c=${concurrency} read floor: ${readFloor.pages} pages in ${readFloor.seconds.toFixed(2)} s`);
 
     // The floor: the initial sync's requests from a bare undici loop, against a fresh server.
-    const floors: { seconds: number; requests: number; stats: BenchServerStats }[] = [];
+    const floors: { seconds: number; cpuSeconds: number; requests: number; stats: BenchServerStats }[] = [];
     for (let f = 0; f < FLOOR_RUNS; f++) {
       await server.stop();
       server = await startServer();
       const run = await measureFloor(server, concurrency, initial.byEndpoint, samples);
       const st = await stats(server);
       console.log(
-        `c=${concurrency} floor run ${f + 1}: ${run.requests} requests in ${run.seconds.toFixed(2)} s (${(run.requests / run.seconds).toFixed(0)} req/s, server CPU ${st.cpuSeconds.toFixed(2)} s) ${JSON.stringify(st.counts)}`,
+        `c=${concurrency} floor run ${f + 1}: ${run.requests} requests in ${run.seconds.toFixed(2)} s (${(run.requests / run.seconds).toFixed(0)} req/s, client CPU ${run.cpuSeconds.toFixed(2)} s, server CPU ${st.cpuSeconds.toFixed(2)} s) ${JSON.stringify(st.counts)}`,
       );
       if (total(st.counts) !== total(initial.requests)) problems.push(`floor sent ${total(st.counts)} requests, initial sync ${total(initial.requests)}`);
       floors.push({ ...run, stats: st });
@@ -289,14 +302,14 @@ async function benchConcurrency(concurrency: number, csv: string, changedExpecte
       `read floor for the no-op runs: a bare undici client listing every /Users and /Groups page (100 per page) one at a time, parsing each: ${readFloor.pages} pages in ${readFloor.seconds.toFixed(2)} s`,
       `server after the initial sync: ${serverStats.users} users, ${serverStats.groups} groups, ${serverStats.memberships} memberships`,
       '',
-      '| run | time | × write floor | × read floor | peak RSS | server CPU | requests | writes applied |',
-      '|---|---|---|---|---|---|---|---|',
+      '| run | time | × write floor | × read floor | client CPU (× floor\'s) | peak RSS | server CPU | requests | writes applied |',
+      '|---|---|---|---|---|---|---|---|---|',
       ...runs.map(
         (r) =>
-          `| ${r.name} | ${r.cli.seconds.toFixed(2)} s | ${r === initial ? `**${(r.cli.seconds / floor.seconds).toFixed(2)}×**` : '—'} | ${r === initial ? '—' : `${(r.cli.seconds / readFloor.seconds).toFixed(1)}×`} | ${r.cli.peakRssMb.toFixed(0)} MB | ${r.serverCpu.toFixed(1)} s | ${fmtRequests(r.byEndpoint) || '—'} | ${JSON.stringify(r.cli.counts)} |`,
+          `| ${r.name} | ${r.cli.seconds.toFixed(2)} s | ${r === initial ? `**${(r.cli.seconds / floor.seconds).toFixed(2)}×**` : '—'} | ${r === initial ? '—' : `${(r.cli.seconds / readFloor.seconds).toFixed(1)}×`} | ${r.cli.cpuSeconds.toFixed(1)} s${r === initial ? ` (${(r.cli.cpuSeconds / floor.cpuSeconds).toFixed(2)}×)` : ''} | ${r.cli.peakRssMb.toFixed(0)} MB | ${r.serverCpu.toFixed(1)} s | ${fmtRequests(r.byEndpoint) || '—'} | ${JSON.stringify(r.cli.counts)} |`,
       ),
-      `| read floor (bare undici paging) | ${readFloor.seconds.toFixed(2)} s | — | 1.0× | — | — | GET ${readFloor.pages} | — |`,
-      `| write floor (bare undici loop) | ${floor.seconds.toFixed(2)} s | 1.00× | — | — | ${floorStats.cpuSeconds.toFixed(1)} s | ${fmtRequests(floorCounts)} | — |`,
+      ...(QUICK ? [] : [`| read floor (bare undici paging) | ${readFloor.seconds.toFixed(2)} s | — | 1.0× | — | — | — | GET ${readFloor.pages} | — |`]),
+      `| write floor (bare undici loop) | ${floor.seconds.toFixed(2)} s | 1.00× | — | ${floor.cpuSeconds.toFixed(1)} s | — | ${floorStats.cpuSeconds.toFixed(1)} s | ${fmtRequests(floorCounts)} | — |`,
     ];
     return [...lines, ...(problems.length ? ['', `FAILED (c=${concurrency}): ${problems.join('; ')}`] : [])];
   } finally {

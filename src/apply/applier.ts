@@ -88,7 +88,8 @@ const DEFAULT_MAX_CONSECUTIVE = 10;
  * Executes a plan phase by phase. Each change is attempted independently: one failure is recorded
  * and the run goes on (up to the error budget). State is written only after the target accepted a
  * write, so a crash at any point leaves state describing only what really exists; objects created
- * just before a crash carry `externalId` and are relinked by the next plan.
+ * just before a crash carry `externalId` and are relinked by the next plan. (Links of created and
+ * adopted objects are committed in batches, within 100 ms of their writes: see LinkBatch.)
  */
 export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   const { job, plan, writer, state } = opts;
@@ -98,7 +99,6 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   const onMissing = opts.onMissing ?? 'relink';
   const maxConsecutive = opts.maxConsecutiveFailures ?? DEFAULT_MAX_CONSECUTIVE;
   const initial = state.loadLinks(job);
-  const links = new LinkBatch(state, job);
   // Source id → target id, extended as creates succeed so later phases can resolve references.
   const userIds = new Map<string, string>();
   const groupIds = new Map<string, string>();
@@ -124,6 +124,22 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   let stopReason: string | undefined;
   let interrupted = false;
   const total = plan.changes.length;
+
+  // Links of created/adopted objects are committed in batches shortly after their writes (see
+  // LinkBatch). A batch that cannot be committed turns its changes into failures (at the end, when
+  // every result is in): the objects exist on the target, unlinked, and the next run relinks them.
+  const lostLinks = new Map<Change, string>();
+  const links = new LinkBatch<Change>(state, job, (lost, err) => {
+    const message = redact(`the target accepted the write, but its link could not be saved in state: ${errorMessage(err)}`);
+    for (const change of lost) lostLinks.set(change, message);
+    failures += lost.length;
+    if (failures >= opts.errorBudget) stop('error budget exhausted');
+  });
+  /** Every other state write goes after the queued links, so state sees writes in their order. */
+  const direct = <R>(write: () => R): R => {
+    links.flush();
+    return write();
+  };
 
   const resolve = (ref: ObjectRef): string => {
     const map = ref.kind === 'user' ? userIds : groupIds;
@@ -193,10 +209,10 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
     }
   };
 
-  const recordLink = async (kind: 'user' | 'group', sourceId: string, made: { id: string; adoptedBy?: string }, fingerprint: string): Promise<Outcome | undefined> => {
+  const recordLink = (change: Change, kind: 'user' | 'group', sourceId: string, made: { id: string; adoptedBy?: string }, fingerprint: string): Outcome | undefined => {
     (kind === 'user' ? userIds : groupIds).set(sourceId, made.id);
     claimed[kind].set(made.id, sourceId);
-    await links.link(kind, { sourceId, targetId: made.id, origin: made.adoptedBy ? 'adopted' : 'created', fingerprint });
+    links.add(kind, { sourceId, targetId: made.id, origin: made.adoptedBy ? 'adopted' : 'created', fingerprint }, change);
     if (!made.adoptedBy) return undefined;
     return { effect: 'adopted', note: `already on the target as ${made.id} (found by ${made.adoptedBy}); adopted it and wrote the desired attributes` };
   };
@@ -206,6 +222,7 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
    * and link the new one; otherwise drop the link (UnlinkedError) so the next run plans it afresh.
    */
   const whenGone = async (
+    change: Change,
     kind: 'user' | 'group',
     sourceId: string | undefined,
     targetId: string,
@@ -216,14 +233,14 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
       const made = await recreate();
       replaced.set(targetId, made.id);
       claimed[kind].delete(targetId);
-      await recordLink(kind, sourceId, made, fingerprint);
+      recordLink(change, kind, sourceId, made, fingerprint);
       const how = made.adoptedBy ? `adopted ${made.id} (found by ${made.adoptedBy})` : `created it again as ${made.id}`;
       return { effect: 'recreated', note: `${kind} ${targetId} was gone from the target (404); ${how}` };
     }
     gone.add(targetId);
     claimed[kind].delete(targetId);
     if (sourceId !== undefined) {
-      state.unlink(job, kind, sourceId);
+      direct(() => state.unlink(job, kind, sourceId));
       (kind === 'user' ? userIds : groupIds).delete(sourceId);
     }
     throw new UnlinkedError(`${kind} ${targetId} is gone from the target (404); its link was dropped and the next run will create or adopt it`);
@@ -245,7 +262,7 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
       case 'create-user': {
         const made = await createOrAdoptUser(change.ref.sourceId!, toTargetUser(change.user));
         // Known in memory at once, so reports waiting on this manager need not wait for the commit.
-        return recordLink('user', change.ref.sourceId!, made, change.fingerprint);
+        return recordLink(change, 'user', change.ref.sourceId!, made, change.fingerprint);
       }
       case 'update-user': {
         const targetId = resolve(change.ref);
@@ -255,16 +272,16 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
           const desired = toTargetUser(change.user);
           const out = await onLinked(
             () => writer.updateUser(targetId, desired, changed),
-            () => whenGone('user', sourceId, targetId, () => createOrAdoptUser(sourceId, desired), change.fingerprint),
+            () => whenGone(change, 'user', sourceId, targetId, () => createOrAdoptUser(sourceId, desired), change.fingerprint),
           );
           if (out) return out;
         }
         if (change.adopt) {
-          state.link(job, 'user', { sourceId, targetId, origin: 'adopted', fingerprint: change.fingerprint });
+          links.add('user', { sourceId, targetId, origin: 'adopted', fingerprint: change.fingerprint }, change);
           userIds.set(sourceId, targetId);
           claimed.user.set(targetId, sourceId);
         } else {
-          state.setFingerprint(job, 'user', sourceId, change.fingerprint);
+          direct(() => state.setFingerprint(job, 'user', sourceId, change.fingerprint));
         }
         return undefined;
       }
@@ -276,21 +293,21 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
           if (!(err instanceof RemoteError && err.status === 404)) throw err;
           // Gone is as good as inactive, whatever onMissing says: a leaver is never recreated.
           gone.add(targetId);
-          if (change.ref.sourceId !== undefined) state.unlink(job, 'user', change.ref.sourceId);
+          if (change.ref.sourceId !== undefined) direct(() => state.unlink(job, 'user', change.ref.sourceId!));
           return { effect: 'unlinked', note: `user ${targetId} is already gone from the target (404); its link was dropped` };
         }
         // The link stays: if the person comes back, the same account is reactivated.
-        if (change.ref.sourceId !== undefined) state.setFingerprint(job, 'user', change.ref.sourceId, change.fingerprint ?? null);
+        if (change.ref.sourceId !== undefined) direct(() => state.setFingerprint(job, 'user', change.ref.sourceId!, change.fingerprint ?? null));
         return undefined;
       }
       case 'delete-user': {
         await alreadyGoneIsDone(() => writer.deleteUser(resolve(change.ref)));
-        if (change.ref.sourceId !== undefined) state.unlink(job, 'user', change.ref.sourceId);
+        if (change.ref.sourceId !== undefined) direct(() => state.unlink(job, 'user', change.ref.sourceId!));
         return undefined;
       }
       case 'create-group': {
         const made = await createOrAdoptGroup(change.ref.sourceId!, change.group);
-        return recordLink('group', change.ref.sourceId!, made, change.fingerprint);
+        return recordLink(change, 'group', change.ref.sourceId!, made, change.fingerprint);
       }
       case 'update-group': {
         const targetId = resolve(change.ref);
@@ -300,22 +317,22 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
           const out = await onLinked(
             () => writer.updateGroup(targetId, change.group, changed),
             // A recreated group starts without members; the next run's comparison adds the rest.
-            () => whenGone('group', sourceId, targetId, () => createOrAdoptGroup(sourceId, change.group), change.fingerprint),
+            () => whenGone(change, 'group', sourceId, targetId, () => createOrAdoptGroup(sourceId, change.group), change.fingerprint),
           );
           if (out) return out;
         }
         if (change.adopt) {
-          state.link(job, 'group', { sourceId, targetId, origin: 'adopted', fingerprint: change.fingerprint });
+          links.add('group', { sourceId, targetId, origin: 'adopted', fingerprint: change.fingerprint }, change);
           groupIds.set(sourceId, targetId);
           claimed.group.set(targetId, sourceId);
         } else {
-          state.setFingerprint(job, 'group', sourceId, change.fingerprint);
+          direct(() => state.setFingerprint(job, 'group', sourceId, change.fingerprint));
         }
         return undefined;
       }
       case 'delete-group': {
         await alreadyGoneIsDone(() => writer.deleteGroup(resolve(change.ref)));
-        if (change.ref.sourceId !== undefined) state.unlink(job, 'group', change.ref.sourceId);
+        if (change.ref.sourceId !== undefined) direct(() => state.unlink(job, 'group', change.ref.sourceId!));
         return undefined;
       }
       case 'add-members':
@@ -335,7 +352,7 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
           // unlinked, whatever onMissing says; the next run creates or adopts it whole.
           const out = await onLinked(
             () => (change.kind === 'add-members' ? writer.addMembers(groupId, members) : writer.removeMembers(groupId, members)),
-            () => whenGone('group', change.group.sourceId, groupId, undefined, undefined),
+            () => whenGone(change, 'group', change.group.sourceId, groupId, undefined, undefined),
           );
           if (out) return out;
         }
@@ -352,14 +369,42 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
   // Users whose link is being made in this apply, by source id: a report's change waits for its
   // manager's, which the planner ordered earlier, so the manager's target id is known in time.
   const linking = new Map<string, Promise<void>>();
+  // Only users someone reports to are waited for: remembering every create's task held 100k
+  // promises for nothing.
+  const managers = new Set<string>();
+  for (const c of plan.changes) {
+    const m = c.kind === 'create-user' || c.kind === 'update-user' ? c.user.enterprise?.manager?.value : undefined;
+    if (m !== undefined) managers.add(m);
+  }
 
-  for (const phase of PHASES) {
-    const phaseChanges = plan.changes.filter((c) => c.phase === phase);
-    await runPool(phaseChanges, opts.concurrency, async (change) => {
-      const task = attempt(change);
-      if (change.kind === 'create-user' || (change.kind === 'update-user' && change.adopt)) linking.set(change.ref.sourceId!, task);
-      await task;
-    });
+  try {
+    for (const phase of PHASES) {
+      const phaseChanges = plan.changes.filter((c) => c.phase === phase);
+      await runPool(phaseChanges, opts.concurrency, async (change) => {
+        const task = attempt(change);
+        if ((change.kind === 'create-user' || (change.kind === 'update-user' && change.adopt)) && managers.has(change.ref.sourceId!)) {
+          linking.set(change.ref.sourceId!, task);
+        }
+        await task;
+      });
+      // A phase's links are in state before the next phase writes anything.
+      links.flush();
+    }
+  } finally {
+    // Also when something unexpected throws: what the target accepted is recorded.
+    links.flush();
+  }
+  if (lostLinks.size > 0) {
+    for (const r of results) {
+      const message = r.status === 'applied' ? lostLinks.get(r.change) : undefined;
+      if (message === undefined) continue;
+      const counted = r.effect === 'adopted' ? (r.change.kind === 'create-user' ? 'adopt-user' : 'adopt-group') : r.change.kind;
+      if (--counts[counted]! === 0) delete counts[counted];
+      r.status = 'failed';
+      r.message = message;
+      delete r.effect;
+      errors.push({ object: describe(r.change), message });
+    }
   }
 
   function stop(reason: string): void {
@@ -370,7 +415,8 @@ export async function applyPlan(opts: ApplyOptions): Promise<ApplyResult> {
 
   async function attempt(change: Change): Promise<void> {
     const manager = change.kind === 'create-user' || change.kind === 'update-user' ? change.user.enterprise?.manager?.value : undefined;
-    if (manager !== undefined) await linking.get(manager);
+    const managerTask = manager === undefined ? undefined : linking.get(manager);
+    if (managerTask !== undefined) await managerTask;
     if (stoppedByBudget || interrupted || opts.signal?.aborted) {
       if (opts.signal?.aborted) interrupted = true;
       // Not counted as done: these were never attempted, and the run reports itself as cut short.

@@ -1,4 +1,4 @@
-import { USER_ATTRIBUTES, getPath, setPath, valuesEqual, type UserAttribute } from '../core/attributes.js';
+import { USER_ATTRIBUTES, setPath, valuesEqual, type UserAttribute } from '../core/attributes.js';
 import type { Group, GroupInput, User, UserInput } from '../core/model.js';
 import { fingerprintGroup, fingerprintUser } from './fingerprint.js';
 import {
@@ -670,6 +670,26 @@ function targetToSource(
 
 // ---- users ----------------------------------------------------------------------------------
 
+/**
+ * Each attribute's dotted path, split once: building a desired user per source user (100k on an
+ * initial sync) split every path twice (getPath and setPath) for every attribute.
+ */
+const ATTRIBUTE_PARTS: ReadonlyMap<string, readonly string[]> = new Map(USER_ATTRIBUTES.map((a) => [a, a.split('.')]));
+
+/** setPath for a defined value, with the path already split. */
+function setParts(obj: Record<string, unknown>, parts: readonly string[], value: unknown): void {
+  let cur = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    let next = cur[parts[i]!];
+    if (next === null || typeof next !== 'object') {
+      next = {};
+      cur[parts[i]!] = next;
+    }
+    cur = next as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
 /** The source user restricted to the managed attributes, with externalId = source id. */
 function buildDesiredUser(src: User, attrs: readonly UserAttribute[]): UserInput {
   const out: UserInput = { userName: src.userName, active: src.active };
@@ -683,8 +703,9 @@ function buildDesiredUser(src: User, attrs: readonly UserAttribute[]): UserInput
       const m = src.enterprise?.manager?.value;
       if (m) setPath(rec, a, { value: m });
     } else {
-      const v = getPath(src, a);
-      if (v !== undefined) setPath(rec, a, v);
+      const parts = ATTRIBUTE_PARTS.get(a)!;
+      const v = getAt(src, parts);
+      if (v !== undefined) setParts(rec, parts, v);
     }
   }
   return out;

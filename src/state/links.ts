@@ -85,22 +85,23 @@ export class LinkStore {
    */
   linkMany(job: string, kind: Kind, links: readonly Link[]): void {
     if (links.length === 0) return;
+    const at = now();
     this.db
       .transaction(() => {
-        for (const link of links) this.upsertOne(job, kind, link);
+        for (const link of links) this.upsertOne(job, kind, link, at);
         this.bumpSerial.run(job);
       })
       .immediate();
   }
 
-  private upsertOne(job: string, kind: Kind, link: Link): void {
+  private upsertOne(job: string, kind: Kind, link: Link, at: string): void {
     // One target object per source object per job: if the target id is already linked to a
     // different source id (the source object was re-keyed, or an earlier run adopted the target for
     // another source object that has since gone), the newest link wins. Apply calls `link` only
     // after the target confirmed the object, so this call reflects the current truth and the old
     // row is the stale one; keeping it would break the UNIQUE (job, kind, target_id).
     this.deleteByTarget.run(job, kind, link.targetId, link.sourceId);
-    this.upsert.run(job, kind, link.sourceId, link.targetId, link.origin, link.fingerprint, now());
+    this.upsert.run(job, kind, link.sourceId, link.targetId, link.origin, link.fingerprint, at);
   }
 
   setFingerprint(job: string, kind: Kind, sourceId: string, fingerprint: string | null): void {

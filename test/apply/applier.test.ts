@@ -8,7 +8,7 @@ import type { Connector } from '../../src/core/connector.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { planJob } from '../../src/plan/planner.js';
 import type { Plan } from '../../src/plan/types.js';
-import { openState } from '../../src/state/open.js';
+import { openDatabase, openState } from '../../src/state/open.js';
 import type { StateStore } from '../../src/state/types.js';
 import { group, input, user } from '../plan/builders.js';
 
@@ -117,6 +117,53 @@ describe('applyPlan against the embedded directory and real state', () => {
     expect(r.errors).toEqual([]);
     expect((await targetUsers()).find((u) => u.id === created.id)!.active).toBe(false);
     expect(state.loadLinks('j').users.get('A')!.targetId).toBe(created.id);
+  });
+});
+
+describe('links committed in batches after the writes', () => {
+  it('a batch state cannot commit fails its creates (objects stay on the target); the next run relinks them by externalId', async () => {
+    // A real SQLite refusal, not a stub: a trigger aborts any transaction that links user 'B'.
+    const db = openDatabase(join(dir, 'state.db'));
+    db.exec(`CREATE TRIGGER refuse_b BEFORE INSERT ON links WHEN NEW.source_id = 'B' BEGIN SELECT RAISE(ABORT, 'disk is full'); END`);
+    const p = plan({ sourceUsers: [user({ id: 'A', userName: 'a' }), user({ id: 'B', userName: 'b' })] });
+    const result = await applyPlan({ job: 'j', plan: p, writer: target.writer!, state, concurrency: 2, errorBudget: 10 });
+    // Both links were queued together, so the whole batch is refused and both creates fail.
+    expect(result.counts).toEqual({});
+    expect(result.errors.map((e) => e.object).sort()).toEqual(['create user a', 'create user b']);
+    expect(result.errors[0]!.message).toMatch(/the target accepted the write, but its link could not be saved in state: .*disk is full/);
+    expect(result.results.map((r) => r.status)).toEqual(['failed', 'failed']);
+    expect(state.loadLinks('j').users.size).toBe(0);
+    expect(await targetUsers()).toHaveLength(2);
+
+    db.exec('DROP TRIGGER refuse_b');
+    db.close();
+    const again = planJob(input({ sourceUsers: [user({ id: 'A', userName: 'a' }), user({ id: 'B', userName: 'b' })], targetUsers: await targetUsers() }));
+    expect(again.changes.map((c) => c.kind)).toEqual(['update-user', 'update-user']);
+    const r = await applyPlan({ job: 'j', plan: again, writer: target.writer!, state, concurrency: 2, errorBudget: 10 });
+    expect(r.errors).toEqual([]);
+    expect(state.loadLinks('j').users.size).toBe(2);
+    expect(await targetUsers()).toHaveLength(2);
+  });
+
+  it('queued links and direct state writes (a dropped link) of the same apply both land', async () => {
+    await applyPlan({ job: 'j', plan: plan({ sourceUsers: [user({ id: 'A', userName: 'a' })] }), writer: target.writer!, state, concurrency: 1, errorBudget: 10 });
+    const created = (await targetUsers())[0]!;
+    await target.writer!.deleteUser(created.id);
+    // A is gone from the target; B is new. B's link is queued, then A's 404 drops A's link directly.
+    const p = planJob(
+      input({
+        sourceUsers: [user({ id: 'B', userName: 'b' }), user({ id: 'A', userName: 'a', title: 'new' })],
+        targetUsers: [created],
+        userLinks: [...state.loadLinks('j').users.values()],
+      }),
+    );
+    const r = await applyPlan({ job: 'j', plan: p, writer: target.writer!, state, concurrency: 1, errorBudget: 10 });
+    expect(r.results.map((x) => [x.change.kind, x.status]).sort()).toEqual([
+      ['create-user', 'applied'],
+      ['update-user', 'skipped'],
+    ]);
+    const links = state.loadLinks('j').users;
+    expect([...links.keys()]).toEqual(['B']);
   });
 });
 
