@@ -355,7 +355,6 @@ export class FastSearch {
     this.attach(this.socket);
   }
 
-  /** Every entry of a paged search, one page at a time. */
   /**
    * Every entry of a paged search, one page at a time. The next page is asked for as soon as a
    * page's SearchResultDone names its cookie, before the page is handed out: the server then
@@ -372,6 +371,10 @@ export class FastSearch {
       while (current) {
         const { entries, cookie }: { entries: Entry[]; cookie: Buffer | undefined } = await current;
         current = cookie ? page(cookie) : undefined;
+        // The prefetched page may fail (connection dropped) while the caller is still mapping
+        // this one: mark it handled now so the failure surfaces at the `await` above on the next
+        // turn, as a clean read error, instead of as an unhandled rejection that ends the process.
+        current?.catch(() => undefined);
         if (entries.length) yield entries;
       }
     } finally {

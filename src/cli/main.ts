@@ -30,15 +30,23 @@ export async function main(
     // resumes from state (written only after each accepted write) and marks this run interrupted.
     process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
   };
+  // A promise rejected with nobody listening is a bug in scim-sync; Node would print a stack trace
+  // and exit. Say it like every other internal error instead (message only, redacted).
+  const onUnhandled = (reason: unknown) => {
+    streams.stderr.write(`internal error: ${redact(errorMessage(reason))}\n(this is a bug in scim-sync; please report it)\n`);
+    process.exit(EXIT.error);
+  };
   if (opts.handleSignals) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('unhandledRejection', onUnhandled);
   }
   try {
     return await mainInner(argv, streams);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('unhandledRejection', onUnhandled);
   }
 }
 

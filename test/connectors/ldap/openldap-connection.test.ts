@@ -169,6 +169,26 @@ describe('ldap connector (openldap): connections', () => {
     expect((caught as Error).message).toMatch(/failed after reconnecting once: cannot connect to ldap:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
   });
 
+  it('a page that fails while the caller is still busy with the previous one is a clean read error, not an unhandled rejection', async () => {
+    const { connector } = makeConnector(s, { pageSize: 20 });
+    let caught: unknown;
+    let count = 0;
+    try {
+      for await (const _ of connector.reader!.listUsers()) {
+        if (++count === 1) {
+          await s.stop('SIGKILL');
+          // The next page was already asked for: it fails now, while nobody is awaiting it.
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      }
+    } catch (err) {
+      caught = err;
+    }
+    await s.start();
+    await connector.close();
+    expect(caught).toBeInstanceOf(ConnectorError);
+  });
+
   it('speaks ldaps:// with a CA file', async () => {
     const { connector } = makeConnector(s, { url: s.ldapsUrl, tls: { caFile: s.caFile } });
     expect(await collect(connector.reader!.listUsers())).toHaveLength(USERS);
