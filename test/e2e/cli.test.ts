@@ -18,6 +18,9 @@ describe('scim-sync run / plan / apply (CSV → embedded directory)', () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('+ create user first0.last0@example.com');
     expect(first.stdout).toMatch(/Apply complete: 8 created/);
+    // Memberships are counted per member on both lines, so they agree.
+    const planned = /Plan: .*, (\d+) membership changes\./.exec(first.stdout)?.[1];
+    expect(first.stdout).toMatch(new RegExp(`Apply complete: .*, ${planned} membership changes\\.`));
 
     const { users, groups } = await readDirectory(join(dir, 'state.db'));
     expect(users).toHaveLength(6);

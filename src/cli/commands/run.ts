@@ -177,12 +177,16 @@ function printOutcome(output: Output, result: JobOutcome): void {
   if (!apply || result.plan.changes.length === 0) return;
   const c = apply.counts;
   const n = (...kinds: string[]) => kinds.reduce((sum, k) => sum + (c[k] ?? 0), 0);
+  // Counted per member, as the plan's summary line counts them.
+  const members = apply.results
+    .filter((r) => r.status === 'applied' && (r.change.kind === 'add-members' || r.change.kind === 'remove-members'))
+    .reduce((sum, r) => sum + (r.change.kind === 'add-members' || r.change.kind === 'remove-members' ? r.change.members.length : 0), 0);
   const failed = apply.results.filter((r) => r.status === 'failed').length;
   const skipped = apply.results.filter((r) => r.status === 'skipped').length;
   output.out(
     `Apply complete: ${n('create-user', 'create-group')} created, ${n('update-user', 'update-group')} updated, ` +
       `${n('adopt-user', 'adopt-group') ? `${n('adopt-user', 'adopt-group')} adopted, ` : ''}` +
-      `${n('deactivate-user', 'delete-user', 'delete-group')} removed, ${n('add-members', 'remove-members')} membership changes` +
+      `${n('deactivate-user', 'delete-user', 'delete-group')} removed, ${members} membership change${members === 1 ? '' : 's'}` +
       `${failed ? `; ${failed} failed` : ''}${skipped ? `; ${skipped} skipped` : ''}.`,
     true,
   );
