@@ -86,7 +86,7 @@ describe('onMissing through the CLI', () => {
     // Its group membership went with the old object; the next run's comparison restores it.
     const second = await runCli(['run', '--detailed-exitcode'], { cwd: dir, env });
     expect(second.code).toBe(2);
-    expect(second.stdout).toMatch(/0 created, 0 updated, 0 removed, 1 membership changes/);
+    expect(second.stdout).toMatch(/Apply complete: 0 created, 0 updated, 0 removed, 1 membership change\./);
     const sales = [...server.groups.values()].find((g) => g.displayName === 'Sales')!;
     expect((sales.members as { value: string }[]).map((m) => m.value)).toContain(String(recreated.id));
     expect((await runCli(['run', '--detailed-exitcode'], { cwd: dir, env })).code).toBe(0);
