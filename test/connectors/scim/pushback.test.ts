@@ -54,10 +54,17 @@ describe('ScimClient under a 429 storm', () => {
     let inFlight = 0;
     const arrivals: { n: number; concurrent: number; storm: boolean }[] = [];
     const STORM = 60;
+    // The first answers wait until the whole pool has arrived (or 2 s): on a loaded machine the
+    // 8th connection can take longer to open than one answer takes, and the check below is
+    // about what the client sends before any answer, not about how fast sockets open.
+    let poolArrived: () => void = () => {};
+    const pool = new Promise<void>((resolve) => (poolArrived = resolve));
     server.handle(async (_req, res, n) => {
       inFlight++;
       const storm = n <= STORM;
       arrivals.push({ n, concurrent: inFlight, storm });
+      if (n === 8) poolArrived();
+      if (n <= 8) await Promise.race([pool, wait(2000)]);
       await wait(15);
       inFlight--;
       if (storm) sendJson(res, 429, { detail: 'slow down' }, { 'retry-after': '0' });
