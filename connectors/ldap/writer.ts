@@ -1,4 +1,5 @@
 import { Attribute, ResultCodeError } from 'ldapts';
+import { describeMemberChange } from '../../src/core/describe.js';
 import type { Change } from 'ldapts';
 import type { UserAttribute } from '../../src/core/attributes.js';
 import type { Created, DirectoryWriter } from '../../src/core/connector.js';
@@ -18,16 +19,6 @@ import { ClashFinder, MAX_NAME_TRIES, addWithFreeName, numberedValue, samAccount
 import { anchorOf, attrsOf, first, keysForChange, requiredFallback, strings, valuesFor, displayNameOf } from './mapping.js';
 import { Containers, Placement } from './placement.js';
 import type { Settings } from './settings.js';
-
-/** Member ids quoted in error messages. */
-const MAX_NAMED_MEMBERS = 5;
-
-function describeMembers(verb: 'add' | 'remove', groupId: string, members: readonly MemberRef[]): string {
-  const named = members.slice(0, MAX_NAMED_MEMBERS).map((m) => `${m.type}:${m.value}`);
-  const more = members.length > MAX_NAMED_MEMBERS ? `, … ${members.length - MAX_NAMED_MEMBERS} more` : '';
-  const list = members.length ? ` (${named.join(', ')}${more})` : '';
-  return `${verb} ${members.length} member${members.length === 1 ? '' : 's'} ${verb === 'add' ? 'to' : 'from'} group ${groupId}${list}`;
-}
 
 type AttrValues = Map<string, { name: string; values: (string | Buffer)[] }>;
 
@@ -354,7 +345,7 @@ export function createWriter(conn: LdapConnection, settings: Settings, config: L
   }
 
   async function changeMembers(verb: 'add' | 'remove', groupId: string, members: readonly MemberRef[]): Promise<void> {
-    const object = describeMembers(verb, groupId, members);
+    const object = describeMemberChange(verb, groupId, members);
     return guarded(object, async (at) => {
       const dn = await anchors.dnOf('Group', groupId, object);
       at(dn);

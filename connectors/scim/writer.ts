@@ -1,4 +1,5 @@
 import type { UserAttribute } from '../../src/core/attributes.js';
+import { describeMemberChange } from '../../src/core/describe.js';
 import type { Created, DirectoryWriter } from '../../src/core/connector.js';
 import { AlreadyExistsError, RemoteError } from '../../src/core/errors.js';
 import type { GroupInput, MemberRef, UserInput } from '../../src/core/model.js';
@@ -40,16 +41,6 @@ type Lookup =
 type Endpoint = '/Users' | '/Groups';
 
 const resourcePath = (endpoint: Endpoint, id: string) => `${endpoint}/${encodeURIComponent(id)}`;
-
-/** Member ids quoted in error messages, so a refusal names the member it is about. */
-const MAX_NAMED_MEMBERS = 5;
-
-function describeMembers(verb: 'add' | 'remove', groupId: string, members: readonly MemberRef[]): string {
-  const named = members.slice(0, MAX_NAMED_MEMBERS).map((m) => `${m.type}:${m.value}`);
-  const more = members.length > MAX_NAMED_MEMBERS ? `, … ${members.length - MAX_NAMED_MEMBERS} more` : '';
-  const list = members.length ? ` (${named.join(', ')}${more})` : '';
-  return `${verb} ${members.length} member${members.length === 1 ? '' : 's'} ${verb === 'add' ? 'to' : 'from'} group ${groupId}${list}`;
-}
 
 /** The new resource's id: from the body, else from the `Location` header's last segment. */
 function createdId(res: ScimResponse, object: string): string {
@@ -195,7 +186,7 @@ export function createWriter(client: ScimClient, opts: WriterOptions): Directory
   }
 
   async function changeMembers(verb: 'add' | 'remove', groupId: string, members: readonly MemberRef[]): Promise<void> {
-    const object = describeMembers(verb, groupId, members);
+    const object = describeMemberChange(verb, groupId, members);
     if (members.length === 0) {
       // Nothing to send, but a call on a missing group must still fail like any other.
       await client.request('GET', resourcePath('/Groups', groupId), { object, query: { attributes: 'id' } });
@@ -215,7 +206,7 @@ export function createWriter(client: ScimClient, opts: WriterOptions): Directory
     // is not flooded with concurrent writes to one group (servers serialise them anyway).
     for (let b = 0; b < bodies.length; b++) {
       const batch = members.slice(b * opts.memberBatchSize, (b + 1) * opts.memberBatchSize);
-      await client.request('PATCH', resourcePath('/Groups', groupId), { object: describeMembers(verb, groupId, batch), body: bodies[b] });
+      await client.request('PATCH', resourcePath('/Groups', groupId), { object: describeMemberChange(verb, groupId, batch), body: bodies[b] });
     }
   }
 

@@ -127,8 +127,8 @@ export const notifySchema = z
 
 export const metricsSchema = z
   .strictObject({
-    // host:port where `schedule` serves /metrics (Prometheus text format); off when unset.
-    listen: z.string().min(1).optional(),
+    // host:port where `schedule` and `serve` serve /metrics (Prometheus text format); off when unset.
+    listen: z.string().refine((t) => parseListen(t) !== undefined, { error: LISTEN }).optional(),
   })
   .prefault({});
 

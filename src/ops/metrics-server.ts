@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UsageError } from '../core/errors.js';
+import { parseListen } from '../config/schema.js';
 
 export interface MetricsServer {
   /** `host:port` actually bound (port 0 in config picks a free one). */
@@ -8,21 +9,15 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** "127.0.0.1:9464", "[::1]:9464", ":9464" (all interfaces) → host and port. */
-export function parseListen(listen: string, what: string): { host: string | undefined; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`${what}: expected host:port (e.g. 127.0.0.1:9464), got "${listen}"`);
-  const host = m[1] ?? (m[2] || undefined);
-  return { host, port };
-}
-
 /**
  * Serves GET /metrics in the Prometheus text format for `schedule` (`metrics.listen`). The text is
  * rendered per request from state, so it is as fresh as the last finished run.
  */
 export async function startMetricsServer(listen: string, render: () => string): Promise<MetricsServer> {
-  const { host, port } = parseListen(listen, 'metrics.listen');
+  // The config schema checked the form already (metrics.listen).
+  const parsed = parseListen(listen);
+  if (!parsed) throw new UsageError(`metrics.listen: expected host:port (e.g. 127.0.0.1:9464), got "${listen}"`);
+  const { host, port } = parsed;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {

@@ -637,12 +637,14 @@ history: { keepRuns: 50, keepFor: 30d }
     const err = await loadError(`${MINIMAL}
 notify: { webhook: { url: "ftp://x", on: [always] } }
 history: { keepRuns: 0 }
+metrics: { listen: nowhere }
 logging: { format: xml }
 `);
     expect(lines(err)).toEqual([
       'notify.webhook.url: expected an http(s) URL',
       'notify.webhook.on[0]: expected one of "failure", "held", "changes"',
       'history.keepRuns: expected a whole number, 1 or more',
+      'metrics.listen: expected host:port, e.g. 127.0.0.1:8080, [::1]:8080 or :8080 (every interface)',
       'logging.format: expected one of "text", "json", "auto"',
     ]);
   });
